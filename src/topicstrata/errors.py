@@ -1,0 +1,57 @@
+"""The exceptions topicstrata raises.
+
+Every error a user can cause derives from one root, so callers (the CLI, the
+HTTP API, the studio) can catch ``TopicStrataError`` and show its message
+without a traceback. Leaves also subclass the built-in they resemble, so
+``except ValueError`` keeps working::
+
+    TopicStrataError
+    ├── InputError (ValueError)          bad input data: file, format, column, row
+    ├── ConfigError (ValueError)         bad configuration or parameters
+    ├── MappingError (ValueError)        invalid mapping file (names the line)
+    ├── ModelError (RuntimeError)        unfitted, corrupt or mismatched models
+    ├── PipelineError (RuntimeError)     DAG, step, cache or run-store failures
+    └── DependencyError (ImportError)    an optional component is not installed
+
+Messages say what is wrong, where (file, line, row, column) and what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DependencyError",
+    "InputError",
+    "MappingError",
+    "ModelError",
+    "PipelineError",
+    "TopicStrataError",
+]
+
+
+class TopicStrataError(Exception):
+    """Root of every error topicstrata raises on purpose."""
+
+
+class InputError(TopicStrataError, ValueError):
+    """Input data cannot be read or does not fit the expected schema."""
+
+
+class ConfigError(TopicStrataError, ValueError):
+    """A configuration value or parameter is invalid."""
+
+
+class MappingError(TopicStrataError, ValueError):
+    """A mapping file is invalid; the message names the file and line."""
+
+
+class ModelError(TopicStrataError, RuntimeError):
+    """A model is unfitted, corrupt, or does not match its inputs."""
+
+
+class PipelineError(TopicStrataError, RuntimeError):
+    """A pipeline definition, step, cache or run store failed."""
+
+
+class DependencyError(TopicStrataError, ImportError):
+    """An optional component needed for this feature is not installed."""
