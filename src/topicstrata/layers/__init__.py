@@ -1,1 +1,18 @@
-"""topicstrata.layers"""
+"""One layer of the ensemble: reducer, BIRCH with a searched k, c-TF-IDF representation."""
+
+from topicstrata.layers.cluster import KSearchResult, global_step, scaled_threshold, search_k
+from topicstrata.layers.model import LayerModel
+from topicstrata.layers.reduce import IdentityReducer, SampledReducer, make_reducer
+from topicstrata.layers.represent import TopicRepresentation
+
+__all__ = [
+    "IdentityReducer",
+    "KSearchResult",
+    "LayerModel",
+    "SampledReducer",
+    "TopicRepresentation",
+    "global_step",
+    "make_reducer",
+    "scaled_threshold",
+    "search_k",
+]

@@ -1,0 +1,198 @@
+"""``LayerModel``: one layer of the ensemble, as a scikit-learn clusterer.
+
+reduce (UMAP on a sample, or PCA, or the raw space) -> BIRCH CF-tree with a
+data-scaled threshold -> global step for every k in ``k_range`` -> the k with
+the best silhouette. Topics are numbered by size, largest first, so the same
+data and seed always give the same numbering.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Self
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.cluster import Birch
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from topicstrata.errors import ConfigError
+from topicstrata.layers.cluster import GLOBAL_STEPS, scaled_threshold, search_k
+from topicstrata.layers.reduce import SampledReducer, make_reducer
+
+logger = logging.getLogger(__name__)
+
+#: Temperature of the softmax over centroid similarities that gives ``confidence``.
+CONFIDENCE_TEMPERATURE = 0.05
+
+
+class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Cluster one layer's embeddings into topics.
+
+    Parameters
+    ----------
+    reducer:
+        ``"umap"``, ``"pca"``, ``"none"`` (cluster the raw embedding space) or an
+        unfitted scikit-learn transformer (tests pass a cheap PCA).
+    n_components, n_neighbors, min_dist, metric:
+        Settings of the named reducer (UMAP uses all four, PCA the first).
+    max_fit_samples:
+        The reducer is fitted on at most this many random rows, then applied to all.
+    global_step:
+        How subcluster centroids become topics: ``"kmeans"`` (weighted by
+        subcluster size), ``"ward"`` or ``"ward-knn"`` (Ward over a kNN graph).
+    k_range:
+        Inclusive range searched for the number of topics.
+    threshold:
+        BIRCH threshold, or ``"auto"`` to scale it to the data.
+    branching_factor, max_subclusters:
+        CF-tree shape; ``max_subclusters`` bounds the auto threshold's tree.
+    random_state:
+        Seed for sampling, UMAP and KMeans.
+    """
+
+    def __init__(
+        self,
+        reducer: Any = "umap",
+        n_components: int = 5,
+        n_neighbors: int = 15,
+        min_dist: float = 0.0,
+        metric: str = "cosine",
+        max_fit_samples: int = 50_000,
+        global_step: str = "kmeans",
+        k_range: tuple[int, int] = (15, 25),
+        threshold: float | str = "auto",
+        branching_factor: int = 50,
+        max_subclusters: int = 2000,
+        random_state: int = 0,
+    ) -> None:
+        self.reducer = reducer
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.max_fit_samples = max_fit_samples
+        self.global_step = global_step
+        self.k_range = k_range
+        self.threshold = threshold
+        self.branching_factor = branching_factor
+        self.max_subclusters = max_subclusters
+        self.random_state = random_state
+
+    def fit(self, X: ArrayLike, y: None = None) -> Self:
+        X = validate_data(self, X, dtype=np.float32)
+        n = len(X)
+        k_lo, k_hi = self._checked_k_range(n)
+        if self.global_step not in GLOBAL_STEPS:
+            raise ConfigError(
+                f"global_step={self.global_step!r} is not one of {', '.join(GLOBAL_STEPS)}."
+            )
+        self.reducer_ = SampledReducer(
+            self._base_reducer(n), self.max_fit_samples, random_state=self.random_state
+        )
+        Z = self.reducer_.fit_transform(X)
+        if self.threshold == "auto":
+            self.threshold_ = scaled_threshold(
+                Z,
+                max_subclusters=self.max_subclusters,
+                branching_factor=self.branching_factor,
+                random_state=self.random_state,
+            )
+        else:
+            self.threshold_ = float(self.threshold)
+        self.birch_ = Birch(
+            threshold=self.threshold_, n_clusters=None, branching_factor=self.branching_factor
+        ).fit(Z)
+        sub_labels = self.birch_.labels_.astype(np.intp)
+        centers = self.birch_.subcluster_centers_
+        logger.info("BIRCH: %d subclusters (threshold %.4g)", len(centers), self.threshold_)
+        result = search_k(
+            Z, sub_labels, centers, (k_lo, k_hi), self.global_step, random_state=self.random_state
+        )
+        # Renumber topics by size, largest first, for stable readable ids.
+        raw = result.center_labels[sub_labels]
+        sizes = np.bincount(raw, minlength=result.k)
+        order = np.argsort(-sizes, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        self.center_labels_ = rank[result.center_labels]
+        self.labels_ = self.center_labels_[sub_labels]
+        self.n_topics_ = int(result.k)
+        self.k_scores_ = result.scores
+        self.centroids_ = _centroids(X, self.labels_, self.n_topics_)
+        return self
+
+    def predict(self, X: ArrayLike) -> NDArray[np.intp]:
+        """Assign each row to a learned topic (nearest BIRCH subcluster's topic)."""
+        check_is_fitted(self, "birch_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        if len(X) == 0:
+            return np.zeros(0, dtype=np.intp)
+        sub = self.birch_.predict(self.reducer_.transform(X))
+        return np.asarray(self.center_labels_[sub], dtype=np.intp)
+
+    def transform(self, X: ArrayLike) -> NDArray[np.float32]:
+        """Cosine similarity of each row to each topic centroid (embedding space)."""
+        check_is_fitted(self, "centroids_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return _normalize(X) @ self.centroids_.T
+
+    def confidence(self, X: ArrayLike, labels: NDArray[np.intp]) -> NDArray[np.float32]:
+        """Softmax weight of the assigned topic among all centroids (0..1)."""
+        sims = self.transform(X)
+        if sims.shape[1] == 0:
+            return np.zeros(len(labels), dtype=np.float32)
+        logits = (sims - sims.max(axis=1, keepdims=True)) / CONFIDENCE_TEMPERATURE
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        return p[np.arange(len(labels)), labels].astype(np.float32)
+
+    def _checked_k_range(self, n: int) -> tuple[int, int]:
+        try:
+            k_lo, k_hi = (int(v) for v in self.k_range)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"k_range={self.k_range!r} must be two integers (low, high), e.g. (15, 25)."
+            ) from None
+        if not 2 <= k_lo <= k_hi:
+            raise ConfigError(f"k_range={self.k_range!r} needs 2 <= low <= high.")
+        if n < k_lo + 1:
+            raise ConfigError(
+                f"cannot find {k_lo} topics in n_samples={n} records; lower k_range or mark this "
+                "topic 'keep' in the mapping file."
+            )
+        return k_lo, min(k_hi, n - 1)
+
+    def _base_reducer(self, n: int) -> Any:
+        if not isinstance(self.reducer, str):
+            return self.reducer
+        fit_n = min(n, self.max_fit_samples)
+        kind = self.reducer
+        if kind == "umap" and fit_n <= self.n_components + 2:
+            logger.warning("only %d records: clustering the raw space instead of UMAP", n)
+            kind = "none"
+        n_components = min(self.n_components, fit_n - 1) if kind == "pca" else self.n_components
+        return make_reducer(
+            kind,
+            n_components=n_components,
+            n_neighbors=max(2, min(self.n_neighbors, fit_n - 1)),
+            min_dist=self.min_dist,
+            metric=self.metric,
+            random_state=self.random_state,
+        )
+
+
+def _normalize(X: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return (X / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _centroids(X: NDArray[np.float32], labels: NDArray[np.intp], k: int) -> NDArray[np.float32]:
+    """Unit-length mean embedding of each topic."""
+    onehot = sp.csr_matrix(
+        (np.ones(len(labels), dtype=np.float32), (labels, np.arange(len(labels)))),
+        shape=(k, len(labels)),
+    )
+    return _normalize(np.asarray(onehot @ _normalize(X), dtype=np.float32))

@@ -1,0 +1,139 @@
+"""Topic representation: class-based TF-IDF keywords and phrases, representative records.
+
+Counts come from scikit-learn's ``CountVectorizer`` over the keyword view
+(space-joined lemmas); per-topic counts are one sparse product; weighting is
+BERTopic's ``ClassTfidfTransformer`` (optionally BM25 and square-root damping of
+frequent words).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator
+from sklearn.feature_extraction.text import CountVectorizer
+
+logger = logging.getLogger(__name__)
+
+
+class TopicRepresentation(BaseEstimator):
+    """Learn top keywords, phrases and representative records per topic.
+
+    Records labelled ``-1`` (outliers) are left out of every topic.
+    """
+
+    def __init__(
+        self,
+        top_n_words: int = 10,
+        n_phrases: int = 5,
+        n_representatives: int = 5,
+        phrase_ngram_range: tuple[int, int] = (2, 3),
+        min_df: int | float = 2,
+        max_features: int | None = 100_000,
+        bm25_weighting: bool = True,
+        reduce_frequent_words: bool = True,
+    ) -> None:
+        self.top_n_words = top_n_words
+        self.n_phrases = n_phrases
+        self.n_representatives = n_representatives
+        self.phrase_ngram_range = phrase_ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.bm25_weighting = bm25_weighting
+        self.reduce_frequent_words = reduce_frequent_words
+
+    def fit(
+        self,
+        keyword_texts: Sequence[str],
+        labels: ArrayLike,
+        embeddings: NDArray[np.float32] | None = None,
+        centroids: NDArray[np.float32] | None = None,
+    ) -> Self:
+        labels = np.asarray(labels, dtype=np.intp)
+        texts = list(keyword_texts)
+        topics = np.unique(labels[labels >= 0])
+        self.topics_ = [int(t) for t in topics]
+        self.keywords_, self.keyword_scores_ = self._top_terms(
+            texts, labels, topics, (1, 1), self.top_n_words
+        )
+        self.phrases_, _ = self._top_terms(
+            texts, labels, topics, self.phrase_ngram_range, self.n_phrases
+        )
+        self.representatives_ = _representatives(
+            labels, topics, embeddings, centroids, self.n_representatives
+        )
+        return self
+
+    def _top_terms(
+        self,
+        texts: list[str],
+        labels: NDArray[np.intp],
+        topics: NDArray[np.intp],
+        ngram_range: tuple[int, int],
+        top_n: int,
+    ) -> tuple[dict[int, list[str]], dict[int, list[float]]]:
+        from bertopic.vectorizers import ClassTfidfTransformer  # deferred: heavy import
+
+        empty: dict[int, list[str]] = {int(t): [] for t in topics}
+        if top_n <= 0 or len(topics) == 0:
+            return empty, {int(t): [] for t in topics}
+        n_docs = len(texts)
+        min_df = self.min_df if isinstance(self.min_df, float) or n_docs >= 2 * self.min_df else 1
+        vectorizer = CountVectorizer(
+            ngram_range=ngram_range,
+            min_df=min_df,
+            max_features=self.max_features,
+            token_pattern=r"(?u)\b\w[\w\-]*\w\b|\b\w\b",
+            lowercase=False,
+        )
+        try:
+            counts = vectorizer.fit_transform(texts)
+        except ValueError:  # empty vocabulary (e.g. all texts blank)
+            return empty, {int(t): [] for t in topics}
+        mask = labels >= 0
+        index = np.searchsorted(topics, labels[mask])
+        onehot = sp.csr_matrix(
+            (np.ones(mask.sum()), (index, np.flatnonzero(mask))), shape=(len(topics), n_docs)
+        )
+        per_topic = (onehot @ counts).tocsr()
+        ctfidf = ClassTfidfTransformer(
+            bm25_weighting=self.bm25_weighting,
+            reduce_frequent_words=self.reduce_frequent_words,
+        )
+        weights = ctfidf.fit_transform(per_topic).tocsr()
+        vocab = vectorizer.get_feature_names_out()
+        words: dict[int, list[str]] = {}
+        scores: dict[int, list[float]] = {}
+        for row, topic in enumerate(topics):
+            start, end = weights.indptr[row], weights.indptr[row + 1]
+            cols, vals = weights.indices[start:end], weights.data[start:end]
+            keep = vals > 0
+            cols, vals = cols[keep], vals[keep]
+            # Sort by weight, then by term for deterministic ties.
+            order = np.lexsort((vocab[cols], -vals))[:top_n]
+            words[int(topic)] = [str(vocab[c]) for c in cols[order]]
+            scores[int(topic)] = [round(float(v), 6) for v in vals[order]]
+        return words, scores
+
+
+def _representatives(
+    labels: NDArray[np.intp],
+    topics: NDArray[np.intp],
+    embeddings: NDArray[np.float32] | None,
+    centroids: NDArray[np.float32] | None,
+    n: int,
+) -> dict[int, list[int]]:
+    """Row indices of the records closest to each topic's centroid (or the first rows)."""
+    reps: dict[int, list[int]] = {}
+    for topic in topics:
+        rows = np.flatnonzero(labels == topic)
+        if embeddings is not None and centroids is not None and len(rows) > n:
+            sims = embeddings[rows] @ centroids[topic]
+            rows = rows[np.argsort(-sims, kind="stable")[:n]]
+        reps[int(topic)] = [int(r) for r in rows[:n]]
+    return reps

@@ -1,0 +1,82 @@
+"""LayerModel: the scikit-learn contract and recovery of planted topics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from topicstrata import ConfigError
+from topicstrata.layers import LayerModel
+
+
+@parametrize_with_checks([LayerModel(reducer=PCA(n_components=1), k_range=(3, 3))])
+def test_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("global_step", ["kmeans", "ward", "ward-knn"])
+def test_recovers_planted_topics(global_step):
+    X, truth = make_blobs(n_samples=900, centers=6, n_features=32, cluster_std=1.0, random_state=0)
+    model = LayerModel(reducer=PCA(n_components=5), k_range=(3, 9), global_step=global_step)
+    model.fit(X)
+    assert model.n_topics_ == 6
+    assert adjusted_rand_score(truth, model.labels_) > 0.95
+    # predict on the training rows agrees with the fitted labels
+    assert adjusted_rand_score(model.labels_, model.predict(X)) > 0.98
+
+
+def test_k_is_chosen_inside_range_and_scores_recorded():
+    X, _ = make_blobs(n_samples=600, centers=4, n_features=16, random_state=1)
+    model = LayerModel(reducer=PCA(n_components=4), k_range=(5, 8)).fit(X)
+    assert 5 <= model.n_topics_ <= 8
+    assert sorted(model.k_scores_) == [5, 6, 7, 8]
+
+
+def test_topics_numbered_by_size():
+    X, _ = make_blobs(
+        n_samples=[400, 100, 250], n_features=8, cluster_std=0.5, random_state=2
+    )
+    model = LayerModel(reducer="none", k_range=(3, 3)).fit(X)
+    sizes = np.bincount(model.labels_)
+    assert list(sizes) == sorted(sizes, reverse=True)
+
+
+def test_same_seed_same_assignments():
+    X, _ = make_blobs(n_samples=500, centers=5, n_features=16, random_state=3)
+    a = LayerModel(reducer=PCA(n_components=4), k_range=(3, 7), random_state=7).fit(X)
+    b = clone(a).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+
+
+def test_auto_threshold_bounds_subclusters_on_dense_data():
+    # Many points in a small space: the default threshold would explode the CF-tree.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 5)).astype(np.float32)
+    model = LayerModel(reducer="none", k_range=(4, 4), max_subclusters=500).fit(X)
+    assert len(model.birch_.subcluster_centers_) <= 1000
+
+
+def test_confidence_is_high_for_clean_clusters():
+    X, _ = make_blobs(n_samples=300, centers=3, n_features=16, cluster_std=0.3, random_state=4)
+    model = LayerModel(reducer="none", k_range=(3, 3)).fit(X)
+    conf = model.confidence(X, model.labels_)
+    assert conf.shape == (300,)
+    assert float(np.median(conf)) > 0.9
+
+
+@pytest.mark.parametrize("k_range", [(1, 3), (5, 2), ("a", 3)])
+def test_bad_k_range_is_a_config_error(k_range):
+    X, _ = make_blobs(n_samples=50, centers=2, n_features=4, random_state=0)
+    with pytest.raises(ConfigError, match="k_range"):
+        LayerModel(reducer="none", k_range=k_range).fit(X)
+
+
+def test_too_few_records_names_the_fix():
+    X = np.eye(4, dtype=np.float32)
+    with pytest.raises(ConfigError, match="keep"):
+        LayerModel(reducer="none", k_range=(5, 6)).fit(X)

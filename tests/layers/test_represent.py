@@ -1,0 +1,62 @@
+"""c-TF-IDF keywords and phrases recover each planted topic's vocabulary."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from topicstrata.layers import TopicRepresentation
+
+VOCAB = {
+    0: ["invoice", "ledger", "reconcile", "close"],
+    1: ["chatbot", "agent", "deflection", "ticket"],
+    2: ["shipment", "warehouse", "carrier", "tracking"],
+}
+SHARED = ["platform", "solution", "rollout", "license"]
+
+
+def _corpus(n_per_topic=60, seed=0):
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for topic, words in VOCAB.items():
+        for _ in range(n_per_topic):
+            toks = list(rng.choice(words, 4)) + list(rng.choice(SHARED, 3))
+            toks += ["month", "end"] if topic == 0 else []
+            texts.append(" ".join(toks))
+            labels.append(topic)
+    return texts, np.array(labels)
+
+
+def test_keywords_come_from_each_topics_vocabulary():
+    texts, labels = _corpus()
+    rep = TopicRepresentation(top_n_words=6, n_phrases=2).fit(texts, labels)
+    assert set(rep.keywords_[0]) == {*VOCAB[0], "month", "end"}
+    for topic in (1, 2):
+        top4 = rep.keywords_[topic][:4]
+        assert set(top4) == set(VOCAB[topic]), rep.keywords_[topic]
+        assert not set(top4) & set(SHARED)
+    assert "month end" in rep.phrases_[0]
+
+
+def test_outliers_are_left_out():
+    texts, labels = _corpus()
+    labels = labels.copy()
+    labels[:10] = -1
+    rep = TopicRepresentation(top_n_words=3).fit(texts, labels)
+    assert rep.topics_ == [0, 1, 2]
+    assert -1 not in rep.keywords_
+
+
+def test_representatives_are_closest_to_centroid():
+    texts, labels = _corpus(n_per_topic=10)
+    emb = np.zeros((len(texts), 3), dtype=np.float32)
+    emb[np.arange(len(texts)), labels] = 1.0
+    emb[5] = [0.6, 0.8, 0]  # a topic-0 record far from its centroid
+    cents = np.eye(3, dtype=np.float32)
+    rep = TopicRepresentation(n_representatives=3).fit(texts, labels, emb, cents)
+    assert 5 not in rep.representatives_[0]
+    assert all(labels[r] == 0 for r in rep.representatives_[0])
+
+
+def test_empty_texts_do_not_crash():
+    rep = TopicRepresentation().fit(["", "", ""], np.array([0, 0, 1]))
+    assert rep.keywords_ == {0: [], 1: []}
