@@ -10,6 +10,7 @@ column passed through unchanged, e.g. label columns for evaluation):
 - ``term_months``: float or missing (contract term)
 - ``annualized_revenue``: float or missing (``amount * 12 / term_months``)
 - ``close_date``: str (ISO date) or missing
+- ``account_name``: str or missing (Salesforce exports: the joined Account's name)
 
 Preprocessing adds ``embed_text`` (light clean, case kept) and
 ``keyword_tokens`` (space-joined lowercase lemmas, entity-filtered).
@@ -26,6 +27,7 @@ AMOUNT: Final = "amount"
 TERM_MONTHS: Final = "term_months"
 ANNUALIZED_REVENUE: Final = "annualized_revenue"
 CLOSE_DATE: Final = "close_date"
+ACCOUNT_NAME: Final = "account_name"
 EMBED_TEXT: Final = "embed_text"
 KEYWORD_TOKENS: Final = "keyword_tokens"
 
