@@ -6,9 +6,8 @@ import bz2
 import codecs
 import gzip
 import lzma
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Final
+from typing import BinaryIO, Final, cast
 
 from charset_normalizer import from_bytes
 
@@ -16,19 +15,46 @@ from topicstrata.errors import InputError
 
 __all__ = [
     "COMPRESSIONS",
+    "check_not_utf16",
     "encoding_error",
     "first_invalid_utf8",
     "open_binary",
     "strip_compression",
 ]
 
-COMPRESSIONS: Final[dict[str, Callable[..., IO[bytes]]]] = {
-    ".gz": gzip.open,
-    ".bz2": bz2.open,
-    ".xz": lzma.open,
-}
+#: Compression suffixes read transparently.
+COMPRESSIONS: Final = (".gz", ".bz2", ".xz")
 
 _SAMPLE_BYTES: Final = 256 * 1024
+
+# Encodings charset-normalizer reports that are not single-byte code pages.
+_MULTI_BYTE: Final = frozenset(
+    {
+        "utf_8",
+        "utf_16",
+        "utf_16_le",
+        "utf_16_be",
+        "utf_32",
+        "utf_32_le",
+        "utf_32_be",
+        "gb18030",
+        "gb2312",
+        "gbk",
+        "big5",
+        "big5hkscs",
+        "cp950",
+        "shift_jis",
+        "cp932",
+        "euc_jp",
+        "euc_jis_2004",
+        "euc_kr",
+        "cp949",
+        "johab",
+        "iso2022_jp",
+        "iso2022_kr",
+        "hz",
+    }
+)
 
 
 def strip_compression(path: Path) -> str:
@@ -40,12 +66,15 @@ def strip_compression(path: Path) -> str:
     return name
 
 
-def open_binary(path: Path) -> IO[bytes]:
+def open_binary(path: Path) -> BinaryIO:
     """Open ``path`` for reading bytes, decompressing ``.gz``, ``.bz2`` and ``.xz``."""
-    opener = COMPRESSIONS.get(path.suffix.lower())
-    if opener is not None:
-        stream: IO[bytes] = opener(path, "rb")
-        return stream
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    if suffix == ".bz2":
+        return cast(BinaryIO, bz2.open(path, "rb"))
+    if suffix == ".xz":
+        return cast(BinaryIO, lzma.open(path, "rb"))
     return path.open("rb")
 
 
@@ -54,14 +83,51 @@ def guess_encoding(path: Path, near: int | None = None) -> tuple[str | None, lis
 
     The sample is taken around byte ``near`` when given (where decoding failed),
     since a file is often ASCII for megabytes before its first accented name.
+    On short samples the detector cannot tell single-byte code pages apart (it
+    may call a French CSV cp1006, an Urdu code page); when the best guess is a
+    single-byte code page and cp1252 decodes the sample, the guess is cp1252,
+    which is what spreadsheet exports in Western Europe and the Americas use.
     """
     with open_binary(path) as fh:
         if near is not None and near > _SAMPLE_BYTES // 2:
             fh.seek(near - _SAMPLE_BYTES // 2)
         sample = fh.read(_SAMPLE_BYTES)
-    matches = list(from_bytes(sample))
-    names = [m.encoding for m in matches]
-    return (names[0] if names else None), names[1:4]
+    names = [m.encoding for m in from_bytes(sample)]
+    if not names:
+        return None, []
+    best = names[0]
+    if best not in _MULTI_BYTE and _decodes(sample, "cp1252"):
+        return "cp1252", [n for n in ("latin_1", best) if n != "cp1252"]
+    return best, names[1:4]
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    try:
+        sample.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def check_not_utf16(path: Path) -> None:
+    """Fail early on UTF-16/32 files, which a UTF-8 parser would misread as garbage rows."""
+    with open_binary(path) as fh:
+        head = fh.read(4)
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            raise InputError(
+                f"{path.name}: the file is {name.upper()} (it starts with a {name} byte-order "
+                f"mark); re-save it as UTF-8, or pass encoding={name!r} "
+                f"(CLI: --encoding {name}) to transcode it while reading."
+            )
 
 
 def first_invalid_utf8(path: Path) -> tuple[int, int] | None:
@@ -99,9 +165,7 @@ def encoding_error(path: Path) -> InputError:
     else:
         also = f" (also plausible: {', '.join(others)})" if others else ""
         looks = f"it looks like {best}{also}"
-        # Spreadsheet exports are mostly cp1252, which detection ranks close to its
-        # cp125x siblings on short samples; prefer it when it is a candidate.
-        suggestion = "cp1252" if "cp1252" in [best, *others] else best
+        suggestion = best
     return InputError(
         f"{path.name}: {where} is not valid UTF-8; {looks}. "
         f"Re-save the file as UTF-8, or pass encoding={suggestion!r} "

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from topicstrata.errors import InputError
 from topicstrata.io.config import FORMATS, IngestConfig
-from topicstrata.io.encoding import encoding_error, open_binary, strip_compression
+from topicstrata.io.encoding import check_not_utf16, encoding_error, open_binary, strip_compression
 
 __all__ = ["EXTENSIONS", "Chunk", "ChunkReader", "detect_format", "iter_csv", "iter_jsonl"]
 
@@ -86,6 +86,8 @@ def iter_csv(path: Path, config: IngestConfig) -> Iterator[Chunk]:
     non-numeric value in a numeric-looking column would otherwise fail the read
     instead of rejecting one row. Values pass through exactly as in the file.
     """
+    if config.encoding is None:
+        check_not_utf16(path)
     delimiter = "\t" if strip_compression(path).endswith(".tsv") else ","
     bad_rows: list[pacsv.InvalidRow] = []
 
@@ -142,7 +144,7 @@ def _csv_error(
             'contain the delimiter or line breaks ("a, b"), or fix the row.'
         )
     return InputError(
-        f"{path.name}: cannot be parsed as CSV after record {rows_done}: {message}. "
+        f"{path.name}: cannot be parsed as CSV ({message}; {rows_done} records read before). "
         "Check the delimiter and quoting, or pass format= if it is not CSV."
     )
 
