@@ -34,7 +34,7 @@ Two gensim details are reproduced on purpose, because they move published number
   when the first topic is longer than ``topn``, every topic is cut on its own.
 
 Consequences worth knowing: with eps = 1e-12 a pair that never co-occurs scores
-``-1 - log(P(w1) P(w2)) / log(eps)``, above -1 (about -0.95 for two words in half
+``-1 + log(P(w1) P(w2)) / log(eps)``, above -1 (about -0.95 for two words in half
 the documents), and a pair that always co-occurs scores just under 1.
 """
 
