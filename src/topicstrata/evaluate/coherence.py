@@ -139,19 +139,18 @@ def _encode_corpus(
     corpus_tokens: Iterable[Sequence[str]], vocabulary: dict[str, int]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Document lengths and every token's id in ``vocabulary`` (-1 when absent)."""
-    lengths: list[int] = []
-    chunks: list[NDArray[np.int64]] = []
-    get = vocabulary.get
-    for doc in corpus_tokens:
-        if isinstance(doc, str):
-            raise InputError(
-                "npmi: corpus_tokens must hold token lists, got a string; split the texts first."
-            )
-        lengths.append(len(doc))
-        chunks.append(np.fromiter((get(w, -1) for w in doc), dtype=np.int64, count=len(doc)))
-    if not lengths:
+    docs = list(corpus_tokens)
+    if not docs:
         raise InputError("npmi: corpus_tokens is empty; pass the tokenized reference corpus.")
-    ids = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
+    if any(isinstance(doc, str) for doc in docs):
+        raise InputError(
+            "npmi: corpus_tokens must hold token lists, got a string; split the texts first."
+        )
+    lengths = [len(doc) for doc in docs]
+    get = vocabulary.get
+    ids = np.fromiter(
+        (get(word, -1) for doc in docs for word in doc), dtype=np.int64, count=sum(lengths)
+    )
     return np.asarray(lengths, dtype=np.int64), ids
 
 
