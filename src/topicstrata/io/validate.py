@@ -50,7 +50,7 @@ def validate_chunk(
     reasons: list[list[str]] = [[] for _ in range(n)]
 
     if plan.id is not None and plan.id in frame:
-        ids = [_id_string(v) for v in frame[plan.id]]
+        ids = [_id_string(v) for v in frame[plan.id].tolist()]
         for i, value in enumerate(ids):
             if value is None:
                 reasons[i].append(f"{plan.id} (id) is empty")
@@ -64,7 +64,7 @@ def validate_chunk(
         reasons[i].append(f"{plan.term} (term_months) is {_fmt(term[i])}; it must be positive")
         term[i] = np.nan
     close_date = _dates(_column(frame, plan.close_date), plan.close_date, reasons)
-    industry = [_text_value(v) for v in _column(frame, plan.industry)]
+    industry = _texts(_column(frame, plan.industry))
 
     term_for_revenue = (
         term
@@ -142,6 +142,12 @@ def _text_value(value: Any) -> str | None:
     return text or None
 
 
+def _texts(series: pd.Series) -> list[str | None]:
+    """Stripped cell texts, ``None`` for missing or blank cells."""
+    # tolist() first: iterating an Arrow-backed Series is several times slower.
+    return [(v.strip() or None) if type(v) is str else _text_value(v) for v in series.tolist()]
+
+
 def _id_string(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         # Integer ids read back as float when a column has gaps (JSONL, pandas).
@@ -152,7 +158,7 @@ def _id_string(value: Any) -> str | None:
 def _join_text(columns: list[pd.Series], n: int) -> list[str]:
     if not columns:
         return [""] * n
-    values = [[_text_value(v) for v in col] for col in columns]
+    values = [_texts(col) for col in columns]
     return ["\n".join(p for p in parts if p) for parts in zip(*values, strict=True)]
 
 
@@ -167,7 +173,7 @@ def _numbers(
             values[i] = np.nan
         return values
     values = np.full(len(series), np.nan)
-    for i, cell in enumerate(series):
+    for i, cell in enumerate(series.tolist()):
         value = _parse_number(cell)
         if value is None or math.isinf(value):
             reasons[i].append(f"{source} ({field}) {_fmt(cell)} is not a number")
@@ -178,6 +184,11 @@ def _numbers(
 
 def _parse_number(value: Any) -> float | None:
     """The number in a cell, NaN when the cell is empty, ``None`` when it is not a number."""
+    if type(value) is str:
+        try:
+            return float(value)  # the common case; "nan" comes back NaN, i.e. missing
+        except ValueError:
+            pass
     if _is_missing(value):
         return math.nan
     if isinstance(value, bool):
@@ -194,7 +205,6 @@ def _parse_number(value: Any) -> float | None:
         number = float(text)
     except ValueError:
         return None
-    # float() accepts "nan"-like spellings NULL_TOKENS does not list, e.g. "NaN "; keep them bad.
     return None if math.isnan(number) else number
 
 
@@ -203,12 +213,14 @@ def _dates(series: pd.Series, source: str | None, reasons: list[list[str]]) -> l
     if pd.api.types.is_datetime64_any_dtype(series):
         return [None if pd.isna(v) else v.strftime("%Y-%m-%d") for v in series]
     out: list[str | None] = []
-    for i, value in enumerate(series):
-        text = _text_value(value)
+    parsed_by_text: dict[str, str | None] = {}  # exports repeat a few hundred dates
+    for i, text in enumerate(_texts(series)):
         if text is None or text.lower() in NULL_TOKENS:
             out.append(None)
             continue
-        parsed = _parse_date(text)
+        if text not in parsed_by_text:
+            parsed_by_text[text] = _parse_date(text)
+        parsed = parsed_by_text[text]
         if parsed is None:
             reasons[i].append(f"{source} (close_date) {text!r} is not a date")
         out.append(parsed)
