@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from topicstrata.io import read_records, schema
+from topicstrata.io import IngestConfig, read_records, schema
 
 CSV = (
     "id,opportunity_name,details,amount,term_months,close_date,true_l1\n"
@@ -107,3 +107,14 @@ def test_all_rows_rejected_gives_an_empty_table_with_columns(tmp_path: Path) -> 
     assert len(result.table) == 0
     assert schema.TEXT in result.table.columns and "label" in result.table.columns
     assert result.report.rows_in == result.report.n_rejected == 2
+
+
+def test_jsonl_keys_missing_in_later_chunks_are_missing_values(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text(
+        '{"id": "a", "text": "x", "amount": 5}\n{"text": "y"}\n{"text": "z", "label": "new"}\n',
+        encoding="utf-8",
+    )
+    result = read_records(path, IngestConfig(chunk_rows=1))
+    assert list(result.table[schema.ID]) == ["a"]
+    assert list(result.report.rejected["reason"]) == ["id (id) is empty", "id (id) is empty"]

@@ -49,8 +49,8 @@ def validate_chunk(
     rows = np.arange(chunk.first_row, chunk.first_row + n)
     reasons: list[list[str]] = [[] for _ in range(n)]
 
-    if plan.id is not None and plan.id in frame:
-        ids = [_id_string(v) for v in frame[plan.id].tolist()]
+    if plan.id is not None:
+        ids = [_id_string(v) for v in _column(frame, plan.id).tolist()]
         for i, value in enumerate(ids):
             if value is None:
                 reasons[i].append(f"{plan.id} (id) is empty")
