@@ -120,3 +120,12 @@ def test_opportunities_nested_under_accounts(tmp_path: Path) -> None:
     assert list(table[schema.ACCOUNT_NAME]) == ["Acme"]
     assert list(table[schema.INDUSTRY]) == ["Retail"]
     assert list(table[schema.ID]) == ["row-1"]
+
+
+def test_plain_json_array_is_read_as_records(tmp_path: Path) -> None:
+    path = tmp_path / "deals.json"
+    path.write_text(json.dumps([{"Id": "006A", "Name": "Deal", "Amount": 5}]))
+    table = read_records(path).table
+    assert list(table[schema.ID]) == ["006A"]
+    assert list(table[schema.TEXT]) == ["Deal"]
+    assert table[schema.ACCOUNT_NAME].isna().all()
