@@ -180,3 +180,8 @@ def test_config_from_dict_rejects_typos() -> None:
         ConfigError, match=r"unknown ingest option 'text_col'; did you mean 'text_cols'"
     ):
         IngestConfig.from_dict({"text_col": ["a"]})
+
+
+def test_directory_with_a_file_format(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"is a directory; pass the csv file inside it"):
+        read_records(tmp_path, IngestConfig(format="csv"))

@@ -62,6 +62,11 @@ def read_records(
             "check the path."
         )
     fmt = detect_format(source, config)
+    if source.is_dir() and fmt != "salesforce":
+        raise InputError(
+            f"{source}: is a directory; pass the {fmt} file inside it, or drop format= "
+            "to read a directory as a Salesforce export."
+        )
     report = RowReport(source=str(source), format=fmt)
     plan: ColumnPlan | None = None
     first_rows: dict[str, int] = {}

@@ -25,7 +25,15 @@ from topicstrata.errors import InputError
 from topicstrata.io.config import FORMATS, IngestConfig
 from topicstrata.io.encoding import check_not_utf16, encoding_error, open_binary, strip_compression
 
-__all__ = ["EXTENSIONS", "Chunk", "ChunkReader", "detect_format", "iter_csv", "iter_jsonl"]
+__all__ = [
+    "EXTENSIONS",
+    "Chunk",
+    "ChunkReader",
+    "detect_format",
+    "iter_csv",
+    "iter_jsonl",
+    "iter_parquet",
+]
 
 logger = logging.getLogger(__name__)
 
