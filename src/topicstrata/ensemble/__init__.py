@@ -1,1 +1,23 @@
-"""topicstrata.ensemble"""
+"""The sequential ensemble: layers of topic models, the topic tree, routing, save/load."""
+
+from topicstrata.ensemble.config import EnsembleConfig, LayerConfig, RepresentationConfig, SplitRule
+from topicstrata.ensemble.fit import GroupFit, fit_group
+from topicstrata.ensemble.model import Ensemble, ReviewCallback
+from topicstrata.ensemble.persist import load_ensemble, save_ensemble, verify_manifest
+from topicstrata.ensemble.tree import TopicNode, TopicTree
+
+__all__ = [
+    "Ensemble",
+    "EnsembleConfig",
+    "GroupFit",
+    "LayerConfig",
+    "RepresentationConfig",
+    "ReviewCallback",
+    "SplitRule",
+    "TopicNode",
+    "TopicTree",
+    "fit_group",
+    "load_ensemble",
+    "save_ensemble",
+    "verify_manifest",
+]

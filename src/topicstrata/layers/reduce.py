@@ -101,13 +101,10 @@ class SampledReducer(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: ArrayLike, y: None = None, **_: Any) -> NDArray[np.float32]:
+        # Training rows go through ``transform`` too (not UMAP's ``embedding_``),
+        # so predicting a training record lands exactly where fitting put it.
         X = np.asarray(X, dtype=np.float32)
-        self.fit(X)
-        if len(self.sample_idx_) == len(X) and hasattr(self.reducer_, "embedding_"):
-            # UMAP keeps the embedding of its training data; transforming it again
-            # would give a slightly different (and slower) answer.
-            return np.asarray(self.reducer_.embedding_, dtype=np.float32)
-        return self.transform(X)
+        return self.fit(X).transform(X)
 
     def transform(self, X: ArrayLike) -> NDArray[np.float32]:
         check_is_fitted(self, "reducer_")

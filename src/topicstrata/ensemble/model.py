@@ -1,0 +1,303 @@
+"""``Ensemble``: the sequential ensemble of layers, its tree, its mappings, and routing.
+
+Layer 1 clusters every record. After each layer a mapping is generated (with
+the edits of the mapping given to ``fit`` carried over) and handed to the
+``review`` callback, which may return an edited one. Merges and drops of that
+mapping are applied, then the next layer re-clusters, one ``LayerModel`` per
+topic, every topic the mapping marks ``split``. Records matched by a mapping
+rule are assigned by the rule and kept out of clustering.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Self
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from numpy.typing import ArrayLike, NDArray
+
+from topicstrata._progress import ProgressCallback, null_progress
+from topicstrata.ensemble.config import EnsembleConfig
+from topicstrata.ensemble.fit import GroupFit, child_path, fit_group
+from topicstrata.ensemble.flags import wants_split
+from topicstrata.ensemble.tree import TopicTree
+from topicstrata.errors import InputError, ModelError
+from topicstrata.layers import LayerModel
+from topicstrata.mapping import (
+    OUTLIER,
+    Mapping,
+    TopicSummary,
+    apply_mapping,
+    generate_mapping,
+    match_rules,
+    path_level,
+    resolve,
+)
+
+logger = logging.getLogger(__name__)
+
+#: ``review(layer, mapping)`` may return an edited mapping, or None to approve as is.
+ReviewCallback = Callable[[int, Mapping], Mapping | None]
+
+ROOT = ""
+
+
+class Ensemble:
+    """A fitted hierarchy of topics with the mappings that label and reshape it."""
+
+    def __init__(self, config: EnsembleConfig | None = None) -> None:
+        self.config = config
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        embeddings: ArrayLike,
+        keyword_texts: Sequence[str],
+        ids: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
+        mapping: Mapping | None = None,
+        review: ReviewCallback | None = None,
+        progress: ProgressCallback = null_progress,
+    ) -> Self:
+        """Fit every layer; ``texts`` feed the mapping's phrase rules."""
+        cfg = self.config if self.config is not None else EnsembleConfig()
+        X = np.ascontiguousarray(embeddings, dtype=np.float32)
+        n = len(X)
+        ids = [str(i) for i in (ids if ids is not None else range(n))]
+        kw = list(keyword_texts)
+        _check_lengths(n, embeddings=n, keyword_texts=len(kw), ids=len(ids))
+        if texts is not None:
+            _check_lengths(n, texts=len(texts))
+        rule_index = (
+            match_rules(list(texts), mapping.rules)
+            if mapping is not None and mapping.rules and texts is not None
+            else np.full(n, -1, dtype=np.intp)
+        )
+        free = np.flatnonzero(rule_index < 0)
+        if len(free) < 2:
+            raise InputError(f"only {len(free)} records left to cluster; give at least 2.")
+
+        tree = TopicTree()
+        models: dict[str, LayerModel] = {}
+        paths = np.full(n, OUTLIER, dtype=object)
+        confidence = np.ones(n, dtype=np.float32)
+        mappings: list[Mapping] = []
+        current = mapping
+        n_layers = len(cfg.layers)
+        for layer_no in range(1, n_layers + 1):
+            progress("layers", layer_no - 1, n_layers)
+            if layer_no == 1:
+                jobs = [(None, free)]
+            else:
+                jobs = self._split_jobs(current, layer_no, paths, free, cfg)
+            for result, rows in self._run_jobs(jobs, X, kw, ids, cfg, layer_no):
+                models[result.parent or ROOT] = result.model
+                for node in result.nodes:
+                    tree.add(node)
+                paths[rows] = [child_path(result.parent, int(c)) for c in result.labels]
+                confidence[rows] *= result.model.confidence(X[rows], result.labels)
+            split_now = {
+                node.path
+                for node in tree.at_level(layer_no)
+                if layer_no < n_layers and wants_split(node, cfg.split)
+            }
+            current = generate_mapping(
+                _summaries(tree), version=layer_no, layer=layer_no, previous=current,
+                default_split=split_now,
+            )
+            if review is not None:
+                current = review(layer_no, current) or current
+            mappings.append(current)
+            paths[free] = apply_mapping(paths[free], current)[0]
+        progress("layers", n_layers, n_layers)
+
+        self.config_ = cfg
+        self.tree_ = tree
+        self.models_ = models
+        self.mappings_ = mappings
+        self.ids_ = ids
+        self.assignments_ = self._assignments(ids, paths, confidence, rule_index)
+        return self
+
+    def _split_jobs(
+        self,
+        mapping: Mapping | None,
+        layer_no: int,
+        paths: NDArray[np.object_],
+        free: NDArray[np.intp],
+        cfg: EnsembleConfig,
+    ) -> list[tuple[str | None, NDArray[np.intp]]]:
+        assert mapping is not None
+        layer = cfg.layers[layer_no - 1]
+        jobs: list[tuple[str | None, NDArray[np.intp]]] = []
+        free_paths = paths[free]
+        for parent in mapping.paths_to_split(layer_no - 1):
+            rows = free[free_paths == parent]
+            if len(rows) < max(cfg.split.min_size, layer.k_range[0] + 1):
+                logger.info("not splitting %s: only %d records", parent, len(rows))
+                continue
+            jobs.append((parent, rows))
+        return jobs
+
+    def _run_jobs(
+        self,
+        jobs: list[tuple[str | None, NDArray[np.intp]]],
+        X: NDArray[np.float32],
+        kw: list[str],
+        ids: list[str],
+        cfg: EnsembleConfig,
+        layer_no: int,
+    ) -> list[tuple[GroupFit, NDArray[np.intp]]]:
+        layer = cfg.layers[layer_no - 1]
+
+        def call(parent: str | None, rows: NDArray[np.intp]) -> GroupFit:
+            return fit_group(
+                parent, X[rows], [kw[i] for i in rows], [ids[i] for i in rows], layer,
+                cfg.representation, cfg.split, cfg.random_state,
+            )
+
+        if len(jobs) > 1 and cfg.n_jobs != 1:
+            results = Parallel(n_jobs=cfg.n_jobs)(
+                delayed(fit_group)(
+                    parent, X[rows], [kw[i] for i in rows], [ids[i] for i in rows], layer,
+                    cfg.representation, cfg.split, cfg.random_state,
+                )
+                for parent, rows in jobs
+            )
+        else:
+            results = [call(parent, rows) for parent, rows in jobs]
+        return [(res, rows) for res, (_, rows) in zip(results, jobs, strict=True)]
+
+    # -------------------------------------------------------------- predict
+    def predict(self, embeddings: ArrayLike, texts: Sequence[str] | None = None) -> pd.DataFrame:
+        """Route records down the tree; columns ``path``, ``label``, ``keywords``,
+        ``confidence``, ``rule_applied`` and ``path_l1..path_lN``."""
+        self._check_fitted()
+        X = np.ascontiguousarray(embeddings, dtype=np.float32)
+        n = len(X)
+        if texts is not None:
+            _check_lengths(n, texts=len(texts))
+        paths = np.full(n, OUTLIER, dtype=object)
+        confidence = np.ones(n, dtype=np.float32)
+        for layer_no, layer_mapping in enumerate(self.mappings_, start=1):
+            for parent, model in self.models_.items():
+                if (parent == ROOT) != (layer_no == 1) or (
+                    parent != ROOT and path_level(parent) != layer_no - 1
+                ):
+                    continue
+                rows = np.arange(n) if parent == ROOT else np.flatnonzero(paths == parent)
+                if len(rows) == 0:
+                    continue
+                labels = model.predict(X[rows])
+                confidence[rows] *= model.confidence(X[rows], labels)
+                prefix = None if parent == ROOT else parent
+                paths[rows] = [child_path(prefix, int(c)) for c in labels]
+            paths = apply_mapping(paths, layer_mapping)[0]
+        rule_index = (
+            match_rules(list(texts), self.mapping_.rules)
+            if texts is not None and self.mapping_.rules
+            else np.full(n, -1, dtype=np.intp)
+        )
+        return self._assignments(None, paths, confidence, rule_index)
+
+    # --------------------------------------------------------------- views
+    @property
+    def mapping_(self) -> Mapping:
+        """The mapping of the last layer (the one predict applies)."""
+        self._check_fitted()
+        return self.mappings_[-1]
+
+    @property
+    def n_layers_(self) -> int:
+        return len(self.mappings_)
+
+    def topics_frame(self) -> pd.DataFrame:
+        """One row per topic of the tree, with the mapping's label and action."""
+        self._check_fitted()
+        frame = self.tree_.to_frame()
+        entries = self.mapping_.by_path()
+        resolution = resolve(self.mapping_)
+        frame["label"] = [resolution.label(resolution.final_path(p)) for p in frame["path"]]
+        frame["action"] = [entries[p].action if p in entries else "keep" for p in frame["path"]]
+        frame["final_path"] = [resolution.final_path(p) for p in frame["path"]]
+        return frame
+
+    def _assignments(
+        self,
+        ids: Sequence[str] | None,
+        paths: NDArray[np.object_],
+        confidence: NDArray[np.float32],
+        rule_index: NDArray[np.intp],
+    ) -> pd.DataFrame:
+        mapping = self.mappings_[-1] if hasattr(self, "mappings_") else None
+        if mapping is None:
+            raise ModelError("internal: no mapping to apply")
+        final, labels = apply_mapping(paths, mapping)
+        resolution = resolve(mapping)
+        ruled = rule_index >= 0
+        rule_applied = np.full(len(paths), "", dtype=object)
+        for i in np.flatnonzero(ruled):
+            rule = mapping.rules[rule_index[i]]
+            final[i] = resolution.final_path(rule.path)
+            labels[i] = rule.label or resolution.label(final[i])
+            rule_applied[i] = rule.pattern
+        confidence = np.where(ruled, 1.0, confidence).astype(np.float32)
+        keywords = _keywords_by_path(mapping)
+        frame = pd.DataFrame(
+            {
+                "path": final.astype(str),
+                "label": labels.astype(str),
+                "keywords": [keywords.get(p, "") for p in final],
+                "confidence": confidence,
+                "rule_applied": rule_applied.astype(str),
+            }
+        )
+        if ids is not None:
+            frame.insert(0, "id", list(ids))
+        depth = max(1, self.n_layers_)
+        parts = frame["path"].str.split(".")
+        for level in range(1, depth + 1):
+            frame[f"path_l{level}"] = parts.map(lambda p, d=level: ".".join(p[:d]))
+        return frame
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "models_"):
+            raise ModelError("this Ensemble is not fitted yet; call fit() or load a saved model.")
+
+    # self.mappings_ is set in fit, so mapping_ works on fitted ensembles only.
+    config_: EnsembleConfig
+    tree_: TopicTree
+    models_: dict[str, LayerModel]
+    mappings_: list[Mapping]
+    ids_: list[str]
+    assignments_: pd.DataFrame
+
+
+def _summaries(tree: TopicTree) -> list[TopicSummary]:
+    return [
+        TopicSummary(
+            path=node.path,
+            level=node.level,
+            keywords=list(node.keywords),
+            phrases=list(node.phrases),
+            size=node.size,
+            flags=list(node.flags),
+            representative_ids=list(node.representative_ids),
+        )
+        for node in (tree.nodes[p] for p in tree.sorted_paths())
+    ]
+
+
+def _keywords_by_path(mapping: Mapping) -> dict[str, str]:
+    return {e.path: ", ".join(e.keywords[:5]) for e in mapping.topics}
+
+
+def _check_lengths(n: int, **lengths: int) -> None:
+    for name, length in lengths.items():
+        if length != n:
+            raise InputError(
+                f"{name} has {length} rows but the embeddings have {n}; pass one row per record."
+            )

@@ -1,0 +1,145 @@
+"""Save and load an ``Ensemble`` as one self-contained directory.
+
+Layout::
+
+    model/
+      manifest.json          format version, package version, sha256 of every file
+      ensemble.json          config, topic tree, list of layer models
+      layers/root.joblib     the layer-1 LayerModel
+      layers/<path>.joblib   the LayerModel that split topic <path>
+      mapping.v<N>.yaml      the mapping applied after each layer
+
+The directory is written next to its destination and renamed into place, so
+a crash never leaves a half-written model. Loading checks every file against
+the manifest first. Layer models are pickled with joblib: load models only
+from sources you trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import joblib
+
+from topicstrata.ensemble.config import EnsembleConfig
+from topicstrata.ensemble.model import ROOT, Ensemble
+from topicstrata.ensemble.tree import TopicTree
+from topicstrata.errors import ModelError
+from topicstrata.mapping import dump_mapping, load_mapping
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_ensemble(ensemble: Ensemble, directory: str | Path) -> Path:
+    """Write a fitted ensemble to ``directory`` (replaced if it exists)."""
+    ensemble._check_fitted()
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        (tmp / "layers").mkdir()
+        layer_files = {}
+        for parent, model in ensemble.models_.items():
+            name = f"layers/{'root' if parent == ROOT else parent}.joblib"
+            joblib.dump(model, tmp / name)
+            layer_files[parent] = name
+        mapping_files = []
+        for mapping in ensemble.mappings_:
+            name = f"mapping.v{mapping.version}.yaml"
+            dump_mapping(mapping, tmp / name)
+            mapping_files.append(name)
+        meta = {
+            "config": ensemble.config_.model_dump(mode="json"),
+            "tree": ensemble.tree_.to_records(),
+            "layers": layer_files,
+            "mappings": mapping_files,
+        }
+        (tmp / "ensemble.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        _write_manifest(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _write_manifest(directory: Path) -> None:
+    from topicstrata import __version__
+
+    files = {
+        str(p.relative_to(directory)): sha256_file(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    manifest = {"format_version": FORMAT_VERSION, "topicstrata": __version__, "files": files}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+
+
+def verify_manifest(directory: str | Path) -> dict[str, str]:
+    """Check every file of a saved model against its manifest; returns the file hashes."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise ModelError(
+            f"{directory} is not a saved topicstrata model: {MANIFEST} is missing. "
+            "Point to the model/ folder of a run directory."
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files: dict[str, str] = manifest["files"]
+    except (ValueError, KeyError) as exc:
+        raise ModelError(f"{manifest_path}: unreadable manifest ({exc}); re-save the model.") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{manifest_path}: format version {manifest.get('format_version')} is not "
+            f"{FORMAT_VERSION}; refit with this version of topicstrata."
+        )
+    for name, expected in files.items():
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"{directory}: {name} is listed in the manifest but missing.")
+        if sha256_file(path) != expected:
+            raise ModelError(
+                f"{directory}: {name} does not match its sha256 in {MANIFEST}; the model was "
+                "modified or corrupted. Restore it or refit (mapping edits belong in the run "
+                "directory's mapping file, passed to `strata fit --mapping`)."
+            )
+    extra = {
+        str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()
+    } - set(files) - {MANIFEST}
+    if extra:
+        raise ModelError(f"{directory}: files not in the manifest: {', '.join(sorted(extra))}.")
+    return files
+
+
+def load_ensemble(directory: str | Path) -> Ensemble:
+    """Load a model saved by ``save_ensemble`` after verifying its manifest."""
+    directory = Path(directory)
+    verify_manifest(directory)
+    meta = json.loads((directory / "ensemble.json").read_text(encoding="utf-8"))
+    config = EnsembleConfig.model_validate(meta["config"])
+    ensemble = Ensemble(config)
+    ensemble.config_ = config
+    ensemble.tree_ = TopicTree.from_records(meta["tree"])
+    ensemble.models_ = {
+        parent: joblib.load(directory / name) for parent, name in meta["layers"].items()
+    }
+    ensemble.mappings_ = [load_mapping(directory / name) for name in meta["mappings"]]
+    ensemble.ids_ = []
+    return ensemble

@@ -1,0 +1,81 @@
+"""The ensemble recovers a planted 3-level hierarchy, routes predictions, applies mappings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from topicstrata import InputError, ModelError
+from topicstrata.ensemble import Ensemble
+
+from _support.hierarchy import make_hierarchy, pca_config
+
+
+def _cut(paths, depth):
+    return np.array([".".join(p.split(".")[:depth]) for p in paths])
+
+
+@pytest.fixture(scope="module")
+def hierarchy():
+    return make_hierarchy()
+
+
+@pytest.fixture(scope="module")
+def fitted(hierarchy):
+    return Ensemble(pca_config()).fit(hierarchy.X, hierarchy.keywords, hierarchy.ids, hierarchy.texts)
+
+
+def test_recovers_each_level(fitted, hierarchy):
+    paths = fitted.assignments_["path"].to_numpy()
+    assert adjusted_rand_score(hierarchy.l1, _cut(paths, 1)) > 0.95
+    assert adjusted_rand_score(hierarchy.l2, _cut(paths, 2)) > 0.9
+    assert adjusted_rand_score(hierarchy.l3, _cut(paths, 3)) > 0.85
+
+
+def test_every_record_has_one_leaf_path_and_label(fitted, hierarchy):
+    a = fitted.assignments_
+    assert len(a) == len(hierarchy.X)
+    assert list(a["id"]) == hierarchy.ids
+    assert a["path"].str.len().min() > 0
+    assert (a["label"].str.len() > 0).all()
+    assert {"path_l1", "path_l2", "path_l3", "confidence"} <= set(a.columns)
+
+
+def test_keywords_name_the_planted_topic(fitted, hierarchy):
+    a = fitted.assignments_
+    first = a["path_l1"].iloc[0]
+    node = fitted.tree_.nodes[first]
+    assert node.keywords[0] == f"top{hierarchy.l1[0]}"
+
+
+def test_predict_on_training_records_returns_their_paths(fitted, hierarchy):
+    pred = fitted.predict(hierarchy.X[::7])
+    np.testing.assert_array_equal(pred["path"].to_numpy(), fitted.assignments_["path"].to_numpy()[::7])
+
+
+def test_mappings_written_per_layer(fitted):
+    assert [m.version for m in fitted.mappings_] == [1, 2, 3]
+    assert {len(p.split(".")) for p in (t.path for t in fitted.mappings_[-1].topics)} == {1, 2, 3}
+
+
+def test_flagged_mode_splits_only_flagged(hierarchy):
+    ens = Ensemble(pca_config(mode="none")).fit(hierarchy.X, hierarchy.keywords)
+    assert ens.tree_.depth == 1
+    assert len(ens.models_) == 1
+
+
+def test_deterministic(hierarchy):
+    a = Ensemble(pca_config(layers=2)).fit(hierarchy.X, hierarchy.keywords)
+    b = Ensemble(pca_config(layers=2)).fit(hierarchy.X, hierarchy.keywords)
+    assert list(a.assignments_["path"]) == list(b.assignments_["path"])
+
+
+def test_length_mismatch_is_clear(hierarchy):
+    with pytest.raises(InputError, match="keyword_texts has 3 rows"):
+        Ensemble(pca_config()).fit(hierarchy.X, hierarchy.keywords[:3])
+
+
+def test_unfitted_predict_is_clear(hierarchy):
+    with pytest.raises(ModelError, match="not fitted"):
+        Ensemble().predict(hierarchy.X)
