@@ -7,7 +7,9 @@ import pytest
 from topicstrata.mapping import TopicSummary
 
 
-def summary(path: str, keywords: list[str], phrases: list[str], size: int, flags=()) -> TopicSummary:
+def summary(
+    path: str, keywords: list[str], phrases: list[str], size: int, flags=()
+) -> TopicSummary:
     return TopicSummary(
         path=path,
         level=path.count(".") + 1,

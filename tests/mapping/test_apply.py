@@ -23,9 +23,7 @@ def tree(actions: dict[str, str] | None = None) -> Mapping:
     return Mapping(
         version=1,
         layer=3,
-        topics=[
-            TopicEntry(path=p, label=f"L{p}", action=given.get(p, "keep")) for p in paths
-        ],
+        topics=[TopicEntry(path=p, label=f"L{p}", action=given.get(p, "keep")) for p in paths],
     )
 
 

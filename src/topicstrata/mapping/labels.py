@@ -26,36 +26,43 @@ def auto_label(keywords: Sequence[str], phrases: Sequence[str], max_terms: int =
     """Join up to ``max_terms`` distinct terms: the top keyword, then phrases, then keywords.
 
     The top keyword leads because c-TF-IDF ranks it as the most specific word;
-    phrases follow because they read better than single words. A term is
-    skipped when all its words already appear in the label, so "virtual agent"
-    and "agent" do not both show. The first letter is capitalized, the rest
-    kept as written (acronyms survive): ``"Chatbots · virtual agent · call deflection"``.
-    Returns ``""`` when there are no terms.
+    phrases follow because they read better than single words. A term whose
+    words all appear in the label already is skipped ("agent" after "virtual
+    agent"); a phrase that contains a chosen term replaces it ("invoice
+    processing" replaces "invoice"). The first letter is capitalized, the rest
+    kept as written so acronyms survive: ``"Chatbots · virtual agent · call
+    deflection"``. Returns ``""`` when there are no terms.
     """
     candidates = [*keywords[:1], *phrases, *keywords[1:]]
-    chosen: list[str] = []
-    seen: set[str] = set()
+    chosen: list[tuple[str, set[str]]] = []
     for raw in candidates:
         term = " ".join(raw.split())
         words = _words(term)
-        if not term or not words or words <= seen:
+        seen = set().union(*(w for _, w in chosen)) if chosen else set()
+        if not words or words <= seen:
             continue
-        chosen.append(term)
-        seen |= words
-        if len(chosen) >= max_terms:
+        covered = [i for i, (_, w) in enumerate(chosen) if w <= words]
+        if covered:
+            chosen[covered[0]] = (term, words)
+            for i in reversed(covered[1:]):
+                del chosen[i]
+        elif len(chosen) < max_terms:
+            chosen.append((term, words))
+        if len(chosen) >= max_terms and not covered:
             break
     if not chosen:
         return ""
-    chosen[0] = chosen[0][:1].upper() + chosen[0][1:]
-    return LABEL_SEPARATOR.join(chosen)
+    first = chosen[0][0]
+    terms = [first[:1].upper() + first[1:]] + [t for t, _ in chosen[1:]]
+    return LABEL_SEPARATOR.join(terms)
 
 
 OUTLIER_LABEL = "Outliers"
 
 
 def default_label(path: str, keywords: Sequence[str], phrases: Sequence[str]) -> str:
-    """The label a generated entry gets: ``auto_label``, else "Outliers" or "Topic <path>"."""
-    label = auto_label(keywords, phrases)
-    if label:
-        return label
-    return OUTLIER_LABEL if is_outlier(path) else f"Topic {path}"
+    """The label a generated entry gets: "Outliers" for ``-1``, else ``auto_label``,
+    else ``"Topic <path>"``."""
+    if is_outlier(path):
+        return OUTLIER_LABEL
+    return auto_label(keywords, phrases) or f"Topic {path}"

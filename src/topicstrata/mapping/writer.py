@@ -114,7 +114,15 @@ def _pair(key: str, value: Any) -> list[str]:
 
 def _text(value: str) -> str:
     # Multi-line text as a literal block; one-line text quoted only where YAML needs it.
-    return _Literal(value) if any(b in value for b in _LINE_BREAKS) else value
+    if not value:
+        return _Quoted(value)
+    if any(b in value for b in _LINE_BREAKS[1:]):
+        return _Quoted(value)  # escaped: YAML readers normalize these breaks in blocks
+    if "\n" not in value:
+        return value
+    # A literal block reads best, but its trailing blank lines would swallow the
+    # separator lines around it, so text ending in blank lines is quoted instead.
+    return _Quoted(value) if value.endswith("\n\n") or not value.strip("\n") else _Literal(value)
 
 
 def _list(key: str, values: list[str], indent: int) -> list[str]:
