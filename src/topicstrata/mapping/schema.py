@@ -154,8 +154,8 @@ class Rule(BaseModel):
     A phrase matches whole words in any case, with any run of whitespace
     between its words; ``regex: true`` takes ``pattern`` as a Python regular
     expression, also case-insensitive (write ``(?-i:...)`` for a case-sensitive
-    part). ``label`` and ``notes`` describe the rule for people and reports;
-    the topic's label still comes from its entry.
+    part). ``label``, when set, is shown for the records this rule assigns
+    instead of the topic's label; ``notes`` is free text for people.
     """
 
     model_config = ConfigDict(extra="forbid")
