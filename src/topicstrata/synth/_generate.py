@@ -1,8 +1,8 @@
 """Generate synthetic CRM opportunities in seeded, vectorized batches.
 
 Batch ``b`` draws from its own generator, seeded by ``(seed, b)``: output is a
-pure function of ``(rows, seed, batch_rows)``, and a run with more rows starts
-with the same records as a shorter one.
+pure function of ``(rows, seed, batch_rows)``, and a longer run starts with
+the same whole batches as a shorter one (a final partial batch differs).
 """
 
 from __future__ import annotations
