@@ -231,6 +231,8 @@ def test_all_problems_are_reported_in_line_order():
         ("", "the file is empty"),
         ("- 1\n- 2\n", "must be a YAML mapping"),
         ("layer: 1\ntopics: []\n", "has no 'version'"),
+        ("version: 1\nlayer: 1\ntopics: {a: 1}\n", "'topics': Input should be a valid list; write"),
+        ("version: 1\nlayer: 1\ntopics:\n  - 7\n", "line 4: topic entry 1: Input should be"),
     ],
 )
 def test_wrong_top_level(text, message):

@@ -179,7 +179,17 @@ def _add_schema_problem(problems: Problems, error: Any, data: dict[str, Any]) ->
         if field is None and len(loc) >= 2 and isinstance(loc[-2], str):
             field = f"{loc[-2]}[{loc[-1]}]" if loc[-2] not in ("topics", "rules") else None
         detail = f"{field!r}: " if field and field not in ("action", "merge_into", "path") else ""
-        problems.add(f"{where}: {detail}{error['msg']}", loc)
+        hint = _HINTS.get(kind, "")
+        problems.add(f"{where}: {detail}{error['msg']}{hint}", loc)
+
+
+_HINTS = {
+    "list_type": "; write a list, [a, b] or one '- item' per line",
+    "dict_type": "; write an entry of `key: value` lines, starting with '- path: \"7\"'",
+    "model_type": "; write an entry of `key: value` lines, starting with '- path: \"7\"'",
+    "int_parsing": "; write a whole number",
+    "string_too_short": "; write some text, or delete the rule",
+}
 
 
 def _describe_where(loc: Loc, data: dict[str, Any]) -> str:
@@ -189,7 +199,7 @@ def _describe_where(loc: Loc, data: dict[str, Any]) -> str:
         return f"topic {path}" if isinstance(path, str) else f"topic entry {loc[1] + 1}"
     if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
         return f"rule {loc[1] + 1}"
-    return "the file"
+    return "top level"
 
 
 def _item(items: Any, index: int) -> Any:

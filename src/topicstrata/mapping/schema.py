@@ -48,7 +48,7 @@ class TopicEntry(BaseModel):
     example ``too_broad: share 0.21 > 0.10``); they do nothing by themselves.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    model_config = ConfigDict(extra="forbid")
 
     path: str
     label: str = ""
