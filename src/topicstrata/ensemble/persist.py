@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import joblib
 
@@ -44,8 +45,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_ensemble(ensemble: Ensemble, directory: str | Path) -> Path:
-    """Write a fitted ensemble to ``directory`` (replaced if it exists)."""
+def save_ensemble(
+    ensemble: Ensemble,
+    directory: str | Path,
+    *,
+    extra_json: dict[str, Any] | None = None,
+    extra_objects: dict[str, Any] | None = None,
+) -> Path:
+    """Write a fitted ensemble to ``directory`` (replaced if it exists).
+
+    ``extra_json`` (file name -> JSON-able data) and ``extra_objects`` (file
+    name -> object with a ``save(path)`` method) travel in the same directory
+    and are covered by the manifest.
+    """
     ensemble._check_fitted()
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +81,10 @@ def save_ensemble(ensemble: Ensemble, directory: str | Path) -> Path:
             "mappings": mapping_files,
         }
         (tmp / "ensemble.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        for name, data in (extra_json or {}).items():
+            (tmp / name).write_text(json.dumps(data, indent=1), encoding="utf-8")
+        for name, obj in (extra_objects or {}).items():
+            obj.save(tmp / name)
         _write_manifest(tmp)
         if target.exists():
             shutil.rmtree(target)

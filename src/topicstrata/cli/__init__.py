@@ -1,0 +1,240 @@
+"""The ``strata`` command line: the only place that prints or draws progress bars."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from topicstrata.cli._ui import console, friendly_errors, out, progress_bars, setup_logging
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(
+    name="strata",
+    help="Discover a hierarchy of use cases in CRM text with a sequential ensemble of topic models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each step does.")]
+CacheDir = Annotated[
+    Path, typer.Option("--cache-dir", help="Preprocessing and embedding caches (reused across runs).")
+]
+DEFAULT_CACHE = Path(".strata/cache")
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@app.command()
+@friendly_errors
+def synth(
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Number of records.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same file).")] = 0,
+    output: Annotated[Path, typer.Option("-o", "--output", help="FILE.parquet|.csv|.jsonl")] = Path(
+        "opportunities.parquet"
+    ),
+) -> None:
+    """Synthetic CRM opportunities with a known 3-level use-case truth."""
+    from topicstrata.synth import write_opportunities
+
+    started = time.perf_counter()
+    with progress_bars() as progress:
+        n = write_opportunities(output, rows, seed=seed, progress=progress)
+    console.print(f"wrote {n:,} records to {output} in {time.perf_counter() - started:.1f}s")
+
+
+@app.command()
+@friendly_errors
+def fit(
+    data: Annotated[Path, typer.Argument(help="Records: CSV, Parquet, JSONL or a Salesforce export.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Run directory to write.")],
+    config: Annotated[Path | None, typer.Option("--config", help="YAML config (see docs).")] = None,
+    text_cols: Annotated[str | None, typer.Option("--text-cols", help="Comma-separated text columns.")] = None,
+    id_col: Annotated[str | None, typer.Option("--id-col", help="Column with record ids.")] = None,
+    layers: Annotated[int | None, typer.Option("--layers", min=1, help="Number of layers.")] = None,
+    embedder: Annotated[str | None, typer.Option("--embedder", help="minilm-onnx, minilm, static, tfidf-svd.")] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="Edited mapping file to apply.")] = None,
+    labels: Annotated[str | None, typer.Option("--labels", help="Label columns to score against, coarsest first.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Force the input format.")] = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", help="Input text encoding.")] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="Fast preprocessing (no NER).")] = False,
+    cache_dir: CacheDir = DEFAULT_CACHE,
+    verbose: Verbose = False,
+) -> None:
+    """Fit the topic hierarchy and write a run directory."""
+    setup_logging(verbose)
+    from topicstrata.run import run_fit
+
+    cfg = _load_config(config, text_cols, id_col, layers, embedder, fmt, encoding, fast)
+    with progress_bars() as progress:
+        result = run_fit(
+            data, output, cfg, mapping=mapping, label_cols=_csv(labels), cache_dir=cache_dir,
+            progress=progress,
+        )
+    _print_fit_summary(result)
+
+
+def _load_config(
+    config: Path | None,
+    text_cols: str | None,
+    id_col: str | None,
+    layers: int | None,
+    embedder: str | None,
+    fmt: str | None,
+    encoding: str | None,
+    fast: bool,
+):  # type: ignore[no-untyped-def]
+    from topicstrata.config import StrataConfig
+
+    cfg = StrataConfig.from_yaml(config) if config else StrataConfig()
+    ingest = dict(cfg.ingest)
+    if text_cols:
+        ingest["text_cols"] = tuple(_csv(text_cols) or ())
+    for key, value in (("id_col", id_col), ("format", fmt), ("encoding", encoding)):
+        if value:
+            ingest[key] = value
+    update: dict[str, object] = {"ingest": ingest}
+    if fast:
+        update["preprocess"] = {**cfg.preprocess, "mode": "fast"}
+    if embedder:
+        update["embed"] = cfg.embed.model_copy(update={"backend": embedder})
+    if layers:
+        update["ensemble"] = cfg.ensemble.with_layers(layers)
+    return StrataConfig.from_dict({**cfg.model_dump(), **{k: _dump(v) for k, v in update.items()}})
+
+
+def _dump(value: object) -> object:
+    return value.model_dump() if hasattr(value, "model_dump") else value
+
+
+def _print_fit_summary(result) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    rows = result.ingest.report.summary()
+    console.print(
+        f"[bold]{rows['rows_in']:,}[/] rows in: {rows['ok']:,} fitted, {rows['rejected']:,} rejected "
+        f"(empty {rows.get('empty_text', 0)}, invalid {rows.get('invalid', 0)}, "
+        f"duplicate id {rows.get('duplicate_id', 0)}; see row_report.json)"
+    )
+    table = Table(title="topics per level", show_edge=False)
+    table.add_column("level")
+    table.add_column("topics", justify="right")
+    table.add_column("NMI vs labels", justify="right")
+    assignments = result.ensemble.assignments_
+    levels = {lv["level"]: lv for lv in result.metrics.get("levels", [])}
+    for level in range(1, result.ensemble.n_layers_ + 1):
+        lv = levels.get(level)
+        nmi = f"{lv['nmi']:.3f} ({lv['label_col']})" if lv else "-"
+        table.add_row(str(level), str(assignments[f"path_l{level}"].nunique()), nmi)
+    console.print(table)
+    npmi = result.metrics.get("npmi")
+    if npmi is not None:
+        console.print(f"NPMI {npmi:.3f} · diversity {result.metrics.get('diversity', 0):.3f}")
+    console.print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
+    console.print(f"run directory: [bold]{result.run_dir}[/] · report: {result.run_dir / 'report.html'}")
+
+
+@app.command()
+@friendly_errors
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run directory (or its model/ folder).")],
+    data: Annotated[Path, typer.Argument(help="Records to assign.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.parquet/.csv/.jsonl).")],
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Records per batch.")] = 10_000,
+    verbose: Verbose = False,
+) -> None:
+    """Assign new records to the fitted topics (path, label, keywords, confidence)."""
+    setup_logging(verbose)
+    from topicstrata.run.predict import predict_file
+
+    with progress_bars() as progress:
+        summary = predict_file(run, data, output, chunk_rows=chunk_rows, progress=progress)
+    console.print(
+        f"assigned {summary['assigned']:,} of {summary['rows_in']:,} records "
+        f"({summary['rejected']:,} rejected, see {summary['row_report']}) -> {output}"
+    )
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Records with label columns.")] = None,
+    labels: Annotated[str | None, typer.Option("--labels", help="Label columns, coarsest first.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score a run: per-level NMI/ARI against labels, NPMI coherence, diversity."""
+    from topicstrata.run.evaluate import evaluate_run
+
+    result = evaluate_run(run, data=data, label_cols=_csv(labels))
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    for lv in result["levels"]:
+        out.print(
+            f"level {lv['level']} vs {lv['label_col']}: NMI {lv['nmi']:.3f}  ARI {lv['ari']:.3f}  "
+            f"topics {lv['n_topics']}"
+        )
+    out.print(f"NPMI {result['npmi']}  diversity {result['diversity']}  docs {result['n_docs']}")
+
+
+@app.command()
+@friendly_errors
+def demo(
+    rows: Annotated[int, typer.Option("--rows", min=100, help="Synthetic records.")] = 20_000,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write.")] = Path("demo-output"),
+    cache_dir: CacheDir = DEFAULT_CACHE,
+    verbose: Verbose = False,
+) -> None:
+    """The whole pipeline on built-in synthetic opportunities."""
+    setup_logging(verbose)
+    from importlib.resources import files
+
+    from topicstrata.config import StrataConfig
+    from topicstrata.run import run_fit
+    from topicstrata.synth import write_opportunities
+
+    output.mkdir(parents=True, exist_ok=True)
+    data = output / "opportunities.parquet"
+    cfg_path = Path(str(files("topicstrata.run") / "configs" / "demo.yaml"))
+    cfg = StrataConfig.from_yaml(cfg_path)
+    console.rule("[bold]topicstrata demo")
+    with progress_bars() as progress:
+        n = write_opportunities(data, rows, seed=0, progress=progress)
+        console.print(f"generated {n:,} synthetic opportunities -> {data}")
+        result = run_fit(data, output / "run", cfg, cache_dir=cache_dir, progress=progress)
+    _print_fit_summary(result)
+
+
+def _mount_subapps() -> None:
+    """Sub-command groups live in their own modules (pipeline, registry, ...)."""
+    import importlib
+
+    for name, help_text in (
+        ("pipeline", "Run, inspect, resume and export pipelines."),
+        ("registry", "Registered models and their approval status."),
+    ):
+        try:
+            module = importlib.import_module(f"topicstrata.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"topicstrata.cli.{name}":
+                raise
+            continue
+        app.add_typer(module.app, name=name, help=help_text)
+
+
+_mount_subapps()
+
+
+def main() -> None:
+    app()

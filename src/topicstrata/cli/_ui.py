@@ -1,0 +1,86 @@
+"""Console output for the CLI: rich logging, progress bars, error display."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from topicstrata.errors import TopicStrataError
+
+console = Console(stderr=True)
+out = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setup_logging(verbose: bool = False) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    logging.getLogger("topicstrata").setLevel(level)
+
+
+def friendly_errors(func: F) -> F:
+    """Show a ``TopicStrataError`` as one red message and exit 1, without a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TopicStrataError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(1) from None
+        except FileNotFoundError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class RichProgress:
+    """A ``ProgressCallback`` that draws one bar per task name."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def __call__(self, task: str, done: int, total: int | None) -> None:
+        if task not in self._tasks:
+            self._tasks[task] = self._progress.add_task(task, total=total)
+        self._progress.update(self._tasks[task], completed=done, total=total)
+
+
+@contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int | None], None]]:
+    if not enabled:
+        yield lambda task, done, total: None
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    with progress:
+        yield RichProgress(progress)

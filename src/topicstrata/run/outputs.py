@@ -1,0 +1,129 @@
+"""What a fit leaves in its run directory (see DESIGN "Run directory").
+
+``assignments.parquet``, ``topics.parquet``, ``hierarchy.json``,
+``mapping.v<N>.yaml``, ``model/``, ``metrics.json``, ``report.html`` and the
+ingest row report. Files are written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from topicstrata.ensemble import Ensemble
+from topicstrata.ensemble.predictor import TopicPredictor
+from topicstrata.io import IngestResult, write_table
+from topicstrata.io.schema import ANNUALIZED_REVENUE, ID, INDUSTRY
+from topicstrata.mapping import dump_mapping, path_sort_key
+
+ASSIGNMENTS = "assignments.parquet"
+TOPICS = "topics.parquet"
+HIERARCHY = "hierarchy.json"
+METRICS = "metrics.json"
+REPORT = "report.html"
+VIEWS = "views.parquet"
+MODEL = "model"
+
+
+def write_json(path: Path, data: Any) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def assignments_frame(ensemble: Ensemble, table: pd.DataFrame) -> pd.DataFrame:
+    """The ensemble's assignments with the record metadata used by the report."""
+    frame = ensemble.assignments_.copy()
+    for col in (INDUSTRY, ANNUALIZED_REVENUE):
+        if col in table.columns:
+            frame[col] = table[col].to_numpy()
+    return frame
+
+
+def topics_frame(ensemble: Ensemble) -> pd.DataFrame:
+    frame = ensemble.topics_frame()
+    for col in ("keywords", "keyword_scores", "phrases", "representative_ids", "flags"):
+        frame[col] = frame[col].map(list)
+    return frame
+
+
+def hierarchy(ensemble: Ensemble, assignments: pd.DataFrame) -> dict[str, Any]:
+    """The final tree (after the mapping) as nested JSON with record counts."""
+    mapping = ensemble.mapping_
+    entries = mapping.by_path()
+    counts = assignments["path"].value_counts().to_dict()
+    nodes: dict[str, dict[str, Any]] = {}
+    for path in sorted(set(assignments["path"]), key=path_sort_key):
+        parts = path.split(".")
+        for depth in range(1, len(parts) + 1):
+            sub = ".".join(parts[:depth])
+            if sub not in nodes:
+                entry = entries.get(sub)
+                nodes[sub] = {
+                    "path": sub,
+                    "label": entry.label if entry else ("Outliers" if sub == "-1" else sub),
+                    "keywords": list(entry.keywords) if entry else [],
+                    "size": 0,
+                    "children": [],
+                }
+    for path, n in counts.items():
+        parts = str(path).split(".")
+        for depth in range(1, len(parts) + 1):
+            nodes[".".join(parts[:depth])]["size"] += int(n)
+    roots = []
+    for path in sorted(nodes, key=path_sort_key):
+        parent = path.rpartition(".")[0]
+        (nodes[parent]["children"] if parent in nodes else roots).append(nodes[path])
+    return {"n_records": int(len(assignments)), "mapping_version": mapping.version, "topics": roots}
+
+
+def write_run(
+    run_dir: str | Path,
+    *,
+    ingest_result: IngestResult,
+    ensemble: Ensemble,
+    predictor: TopicPredictor,
+    metrics: dict[str, Any],
+    views: pd.DataFrame,
+    label_cols: list[str] | None = None,
+) -> dict[str, Path]:
+    """Write every run-directory file; returns name -> path."""
+    from topicstrata.run.report import render_report
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    table = ingest_result.table
+    assignments = assignments_frame(ensemble, table)
+    topics = topics_frame(ensemble)
+    written = {
+        ASSIGNMENTS: write_table(assignments, run_dir / ASSIGNMENTS),
+        TOPICS: write_table(topics, run_dir / TOPICS),
+        HIERARCHY: write_json(run_dir / HIERARCHY, hierarchy(ensemble, assignments)),
+    }
+    for mapping in ensemble.mappings_:
+        name = f"mapping.v{mapping.version}.yaml"
+        dump_mapping(mapping, run_dir / name)
+        written[name] = run_dir / name
+    written[MODEL] = predictor.save(run_dir / MODEL)
+    written.update(
+        {Path(p).name: Path(p) for p in ingest_result.report.write(run_dir)}
+    )
+    written[METRICS] = write_json(run_dir / METRICS, metrics)
+    # The keyword corpus (for re-evaluating coherence) and the label columns used.
+    keep = [c for c in (label_cols or []) if c in table.columns]
+    view_frame = pd.concat(
+        [table[[ID]].reset_index(drop=True), views.reset_index(drop=True),
+         table[keep].reset_index(drop=True)], axis=1,
+    )
+    written[VIEWS] = write_table(view_frame, run_dir / VIEWS)
+    texts = dict(zip(table[ID].astype(str), table["text"].astype(str), strict=True))
+    html = render_report(ensemble, assignments, topics, metrics, texts)
+    report = run_dir / REPORT
+    report.write_text(html, encoding="utf-8")
+    written[REPORT] = report
+    return written

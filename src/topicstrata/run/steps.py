@@ -1,0 +1,154 @@
+"""The steps of a fit as plain functions: values in, values out, no files written.
+
+``run_fit`` chains them directly; the pipeline wraps the same functions as
+cached, tracked steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from topicstrata._progress import ProgressCallback, null_progress
+from topicstrata.config import EmbedConfig
+from topicstrata.embed import Embedder, embed_texts, get_embedder
+from topicstrata.ensemble import Ensemble, EnsembleConfig, ReviewCallback
+from topicstrata.ensemble.predictor import TopicPredictor
+from topicstrata.errors import InputError
+from topicstrata.evaluate import evaluate_assignments
+from topicstrata.io import IngestConfig, IngestResult, read_records
+from topicstrata.io.schema import EMBED_TEXT, ID, KEYWORD_TOKENS, TEXT, TRUTH_LEVELS
+from topicstrata.mapping import Mapping
+from topicstrata.preprocess import PreprocessConfig, preprocess
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Timings:
+    """Seconds spent per step, in order."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def track(self, name: str, started: float) -> None:
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+
+
+def ingest(path: str | Path, config: IngestConfig, progress: ProgressCallback = null_progress) -> IngestResult:
+    """Read and validate the records (every row accounted for in the report)."""
+    return read_records(path, config, progress=progress)
+
+
+def make_views(
+    table: pd.DataFrame,
+    config: PreprocessConfig,
+    cache_dir: str | Path | None = None,
+    progress: ProgressCallback = null_progress,
+) -> pd.DataFrame:
+    """The two text views of every record, index aligned with ``table``."""
+    views = preprocess(table[TEXT].tolist(), config, cache_dir=cache_dir, progress=progress)
+    views.index = table.index
+    return views
+
+
+def build_embedder(config: EmbedConfig, corpus: Sequence[str] | None = None) -> Embedder:
+    """The configured backend; fittable backends (``tfidf-svd``) are fitted on ``corpus``."""
+    embedder = get_embedder(config.backend, **config.options)
+    fit = getattr(embedder, "fit", None)
+    if callable(fit) and corpus is not None and not getattr(embedder, "is_fitted", True):
+        fit(list(corpus))
+    return embedder
+
+
+def embed(
+    texts: Sequence[str],
+    embedder: Embedder,
+    config: EmbedConfig,
+    cache_dir: str | Path | None = None,
+    progress: ProgressCallback = null_progress,
+) -> NDArray[np.float32]:
+    return embed_texts(
+        list(texts),
+        embedder,
+        cache_dir=cache_dir,
+        use_cache=cache_dir is not None,
+        batch_size=config.batch_size,
+        progress=progress,
+    )
+
+
+def fit_ensemble(
+    embeddings: NDArray[np.float32],
+    views: pd.DataFrame,
+    ids: Sequence[str],
+    config: EnsembleConfig,
+    mapping: Mapping | None = None,
+    review: ReviewCallback | None = None,
+    progress: ProgressCallback = null_progress,
+) -> Ensemble:
+    return Ensemble(config).fit(
+        embeddings,
+        views[KEYWORD_TOKENS].tolist(),
+        ids=list(ids),
+        texts=views[EMBED_TEXT].tolist(),
+        mapping=mapping,
+        review=review,
+        progress=progress,
+    )
+
+
+def label_columns(table: pd.DataFrame, requested: Sequence[str] | None = None) -> list[str]:
+    """Label columns to evaluate against: those requested, else the synthetic truth if present."""
+    if requested:
+        missing = [c for c in requested if c not in table.columns]
+        if missing:
+            import difflib
+
+            hints = {c: difflib.get_close_matches(c, map(str, table.columns), n=3) for c in missing}
+            raise InputError(
+                "label column(s) not in the data: "
+                + "; ".join(f"{c!r} (closest: {', '.join(h) or 'none'})" for c, h in hints.items())
+                + ". Pass --labels with existing column names, coarsest level first."
+            )
+        return list(requested)
+    return [c for c in TRUTH_LEVELS if c in table.columns]
+
+
+def evaluate(
+    ensemble: Ensemble,
+    table: pd.DataFrame,
+    views: pd.DataFrame,
+    label_cols: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Per-level agreement with ``label_cols`` plus NPMI and diversity of the leaf topics."""
+    paths = ensemble.assignments_["path"].to_numpy()
+    labels = {c: table[c].to_numpy() for c in label_cols} if label_cols else None
+    entries = ensemble.mapping_.by_path()
+    leaves = sorted(set(paths) - {"-1"})
+    topic_words = [entries[p].keywords for p in leaves if p in entries and entries[p].keywords]
+    corpus = [t.split() for t in views[KEYWORD_TOKENS].tolist()]
+    return evaluate_assignments(
+        paths, labels=labels, topic_words=topic_words or None, corpus_tokens=corpus
+    )
+
+
+def predictor_for(
+    ensemble: Ensemble,
+    embedder: Embedder,
+    embed_config: EmbedConfig,
+    preprocess_config: PreprocessConfig,
+    text_cols: Sequence[str] | None,
+) -> TopicPredictor:
+    return TopicPredictor(ensemble, embedder, embed_config.options, preprocess_config, text_cols)
+
+
+def id_column(table: pd.DataFrame) -> list[str]:
+    return table[ID].astype(str).tolist()
