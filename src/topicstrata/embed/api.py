@@ -52,12 +52,15 @@ def embed_texts(
         raise InputError(f"batch_size must be at least 1, got {batch_size}.")
     report = progress or null_progress
     hashes = [text_hash(t) for t in docs]
-    first: dict[bytes, int] = {}
+    position: dict[bytes, int] = {}  # hash -> its row among the unique texts
+    unique_idx: list[int] = []  # unique row -> index of its first occurrence in texts
     inverse = np.empty(len(docs), dtype=np.int64)
     for i, h in enumerate(hashes):
-        inverse[i] = first.setdefault(h, len(first))
-    unique_idx = list(first.values())
-    unique_hashes = list(first.keys())
+        u = position.setdefault(h, len(position))
+        if u == len(unique_idx):
+            unique_idx.append(i)
+        inverse[i] = u
+    unique_hashes = list(position)
     n_unique = len(unique_idx)
 
     dim = embedder.dim

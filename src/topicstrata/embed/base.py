@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Protocol, Self, runtime_checkable
+from typing import Protocol, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,13 +18,15 @@ logger = logging.getLogger(__name__)
 __all__ = ["BaseEmbedder", "Embedder", "FittableEmbedder", "l2_normalize"]
 
 
-@runtime_checkable
 class Embedder(Protocol):
     """Turns texts into float32 rows of unit L2 norm.
 
     ``version`` identifies everything that decides the output (model weights, tokenizer,
     configuration, fitted state); it is part of every cache key, so two embedders with
     the same ``name`` and ``version`` must return the same vectors.
+
+    Not ``runtime_checkable`` on purpose: an ``isinstance`` check would read ``version``
+    and ``dim``, which load (or distill) a model. Subclass ``BaseEmbedder`` or type-check.
     """
 
     @property
@@ -45,7 +47,6 @@ class Embedder(Protocol):
     ) -> NDArray[np.float32]: ...
 
 
-@runtime_checkable
 class FittableEmbedder(Embedder, Protocol):
     """An embedder that learns from a corpus before it can encode (e.g. ``tfidf-svd``).
 
