@@ -15,10 +15,11 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,21 +146,38 @@ class RunStore:
         self.root = Path(root)
         self.path = self.root / ".strata" / "strata.db"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            con = sqlite3.connect(self.path, timeout=30.0)
-        except sqlite3.Error as exc:
-            raise PipelineError(f"cannot open the run store {self.path}: {exc}") from exc
-        with closing(con):
+        """This thread's connection, inside a transaction committed on exit.
+
+        Connections stay open per thread: closing the last connection to a
+        WAL database checkpoints it, which would cost an fsync per write.
+        """
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            try:
+                con = sqlite3.connect(self.path, timeout=30.0)
+            except sqlite3.Error as exc:
+                raise PipelineError(f"cannot open the run store {self.path}: {exc}") from exc
             con.row_factory = sqlite3.Row
             con.execute("PRAGMA busy_timeout=30000")
-            with con:
-                yield con
+            # WAL + NORMAL survives a killed process; only a power cut may lose the last commit.
+            con.execute("PRAGMA synchronous=NORMAL")
+            self._local.con = con
+        with con:
+            yield con
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
 
     # runs -----------------------------------------------------------------
 
