@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from topicstrata.pipeline import (
     CallbackStep,
@@ -89,8 +90,11 @@ def fragile(flag: str, value: float) -> float:
     return value + 1
 
 
-def apply_mapping(value: float, mapping: dict[str, Any], counter: str) -> str:
+def apply_mapping(value: float, mapping: dict[str, Any] | Path, counter: str) -> str:
     bump(counter, "apply")
+    if isinstance(mapping, Path):
+        mapping = yaml.safe_load(mapping.read_text(encoding="utf-8"))
+        assert isinstance(mapping, dict)
     return f"{value:g}:{mapping.get('label', 'none')}"
 
 
