@@ -5,7 +5,10 @@ the edits of the mapping given to ``fit`` carried over) and handed to the
 ``review`` callback, which may return an edited one. Merges and drops of that
 mapping are applied, then the next layer re-clusters, one ``LayerModel`` per
 topic, every topic the mapping marks ``split``. Records matched by a mapping
-rule are assigned by the rule and kept out of clustering.
+rule are moved to the rule's topic as soon as that topic's layer is fitted,
+so the next layer clusters them with it; rules never change how the topics of
+their own layer are formed, which keeps every other edit of the mapping
+pointing at the same topics.
 """
 
 from __future__ import annotations
@@ -71,14 +74,11 @@ class Ensemble:
         _check_lengths(n, embeddings=n, keyword_texts=len(kw), ids=len(ids))
         if texts is not None:
             _check_lengths(n, texts=len(texts))
-        rule_index = (
-            match_rules(list(texts), mapping.rules)
-            if mapping is not None and mapping.rules and texts is not None
-            else np.full(n, -1, dtype=np.intp)
-        )
-        free = np.flatnonzero(rule_index < 0)
-        if len(free) < 2:
-            raise InputError(f"only {len(free)} records left to cluster; give at least 2.")
+        text_list = list(texts) if texts is not None else None
+        rule_index = np.full(n, -1, dtype=np.intp)
+        if n < 2:
+            raise InputError(f"only {n} records to cluster; give at least 2.")
+        free = np.arange(n)
 
         tree = TopicTree()
         models: dict[str, LayerModel] = {}
@@ -105,13 +105,14 @@ class Ensemble:
                 if layer_no < n_layers and wants_split(node, cfg.split)
             }
             current = generate_mapping(
-                _summaries(tree), version=layer_no, layer=layer_no, previous=current,
-                default_split=split_now,
+                _summaries(tree), version=layer_no, layer=layer_no,
+                previous=_overlay(mapping, current), default_split=split_now,
             )
             if review is not None:
                 current = review(layer_no, current) or current
             mappings.append(current)
-            paths[free] = apply_mapping(paths[free], current)[0]
+            paths = apply_mapping(paths, current)[0]
+            rule_index = _apply_rules_at(paths, text_list, current, layer_no)
         progress("layers", n_layers, n_layers)
 
         self.config_ = cfg
@@ -182,6 +183,8 @@ class Ensemble:
             _check_lengths(n, texts=len(texts))
         paths = np.full(n, OUTLIER, dtype=object)
         confidence = np.ones(n, dtype=np.float32)
+        text_list = list(texts) if texts is not None else None
+        rule_index = np.full(n, -1, dtype=np.intp)
         for layer_no, layer_mapping in enumerate(self.mappings_, start=1):
             for parent, model in self.models_.items():
                 if (parent == ROOT) != (layer_no == 1) or (
@@ -196,11 +199,7 @@ class Ensemble:
                 prefix = None if parent == ROOT else parent
                 paths[rows] = [child_path(prefix, int(c)) for c in labels]
             paths = apply_mapping(paths, layer_mapping)[0]
-        rule_index = (
-            match_rules(list(texts), self.mapping_.rules)
-            if texts is not None and self.mapping_.rules
-            else np.full(n, -1, dtype=np.intp)
-        )
+            rule_index = _apply_rules_at(paths, text_list, layer_mapping, layer_no)
         return self._assignments(None, paths, confidence, rule_index)
 
     # --------------------------------------------------------------- views
@@ -241,7 +240,6 @@ class Ensemble:
         rule_applied = np.full(len(paths), "", dtype=object)
         for i in np.flatnonzero(ruled):
             rule = mapping.rules[rule_index[i]]
-            final[i] = resolution.final_path(rule.path)
             labels[i] = rule.label or resolution.label(final[i])
             rule_applied[i] = rule.pattern
         confidence = np.where(ruled, 1.0, confidence).astype(np.float32)
@@ -274,6 +272,41 @@ class Ensemble:
     mappings_: list[Mapping]
     ids_: list[str]
     assignments_: pd.DataFrame
+
+
+def _overlay(base: Mapping | None, top: Mapping | None) -> Mapping | None:
+    """Edits of ``top`` over those of ``base``: a given mapping's deeper entries survive
+    until their layer is fitted, while reviewed entries of fitted layers win."""
+    if base is None or top is None:
+        return top if base is None else base
+    by_path = {e.path: e for e in base.topics}
+    by_path.update({e.path: e for e in top.topics})
+    # Rules to deeper topics are dropped from a layer's mapping until that layer exists.
+    seen = {(r.pattern, r.path, r.regex) for r in top.rules}
+    rules = [*top.rules, *(r for r in base.rules if (r.pattern, r.path, r.regex) not in seen)]
+    return top.model_copy(update={"topics": list(by_path.values()), "rules": rules})
+
+
+def _apply_rules_at(
+    paths: NDArray[np.object_], texts: list[str] | None, mapping: Mapping, layer_no: int
+) -> NDArray[np.intp]:
+    """Move rule-matched records to their rule's topic once its layer exists (in place).
+
+    Returns the index of the matching rule per record (-1: none), first rule wins.
+    """
+    rule_index = np.full(len(paths), -1, dtype=np.intp)
+    if texts is None or not mapping.rules:
+        return rule_index
+    rule_index = match_rules(texts, mapping.rules)
+    resolution = resolve(mapping)
+    targets = [
+        resolution.final_path(r.path) if path_level(r.path) <= layer_no else None
+        for r in mapping.rules
+    ]
+    for i in np.flatnonzero(rule_index >= 0):
+        if (target := targets[rule_index[i]]) is not None:
+            paths[i] = target
+    return rule_index
 
 
 def _summaries(tree: TopicTree) -> list[TopicSummary]:
