@@ -163,3 +163,27 @@ def build_pipeline() -> Pipeline:
         [make, train, evaluate, review, apply, gate],
         factory="_support.pipeline_steps:build_pipeline",
     )
+
+
+def wait_for(flag: str, value: float) -> float:
+    deadline = time.monotonic() + 60
+    while not Path(flag).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{flag} never appeared")
+        time.sleep(0.05)
+    return value * 10
+
+
+def build_slow_pipeline() -> Pipeline:
+    """make -> train -> wait (until a flag file exists); for the kill-and-resume test."""
+    c = ParameterString("counter", default="counter")
+    flag = ParameterString("flag", default="flag")
+    make = ProcessingStep("make", make_numbers, inputs={"n": 3, "counter": c})
+    train = TrainingStep("train", total, inputs={"values": make.output(), "counter": c})
+    wait = ProcessingStep("wait", wait_for, inputs={"flag": flag, "value": train.output()})
+    return Pipeline(
+        "slow",
+        [c, flag],
+        [make, train, wait],
+        factory="_support.pipeline_steps:build_slow_pipeline",
+    )

@@ -280,3 +280,49 @@ def test_hooks_report_lifecycle_and_progress(tmp_path, counter):
     rec2 = Recorder()
     run_pipeline(_fanout(counter), root=tmp_path, hooks=[rec2])
     assert ("hit", "split") in rec2.events and ("hit", "fit") in rec2.events
+
+
+def test_killed_run_resumes_from_last_completed_step(tmp_path, counter):
+    """Kill the process while a step runs; resume reuses what was committed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    tests_dir = Path(__file__).resolve().parents[1]
+    flag = tmp_path / "flag"
+    script = (
+        "from _support.pipeline_steps import build_slow_pipeline\n"
+        "from topicstrata.pipeline import run_pipeline\n"
+        f"run_pipeline(build_slow_pipeline(), {{'counter': {counter!r}, 'flag': {str(flag)!r}}},"
+        f" root={str(tmp_path)!r})\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests_dir), *sys.path])}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        store = None
+        while time.monotonic() < deadline:
+            if (tmp_path / ".strata" / "strata.db").exists():
+                store = store or RunStore(tmp_path)
+                runs = store.list_runs()
+                if runs:
+                    steps = {r.step: r.status for r in store.get_steps(runs[0].run_id)}
+                    if steps.get("wait") == "running":
+                        break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the child run never reached the waiting step")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    run_id = RunStore(tmp_path).list_runs()[0].run_id
+    assert run_status(tmp_path, run_id).status == "running"  # nobody could record the kill
+    flag.touch()
+    result = resume_run(tmp_path, run_id)
+    assert result.status == "succeeded"
+    assert set(result.cache_hits) == {"make", "train"}
+    assert result.output("wait") == 30.0
+    assert calls(counter, "make") == 1 and calls(counter, "total") == 1
