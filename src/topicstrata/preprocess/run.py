@@ -36,6 +36,14 @@ MIN_TEXTS_PER_WORKER = {"full": 1_000, "fast": 20_000}
 _TASK = "preprocess"
 
 
+def _start_method() -> str:
+    """fork where the OS has it: spawn re-imports ``__main__``, so a script without
+    an ``if __name__ == "__main__":`` guard would respawn workers forever. The
+    workers only run spaCy (no torch), so fork's thread hazards do not apply.
+    """
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -62,8 +70,7 @@ def _make_views(
             yield chunk, maker(chunk)
         return
     logger.info("preprocessing %d distinct texts in %d worker processes", len(texts), workers)
-    # spawn, not fork: forking a process that holds threads (torch, BLAS) can deadlock.
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(_start_method())
     with context.Pool(workers, initializer=init_worker, initargs=(config,)) as pool:
         chunks = list(_chunks(texts, chunk_size))
         for chunk, views in zip(chunks, pool.imap(make_views_in_worker, chunks), strict=True):
