@@ -105,14 +105,18 @@ def dirty_crm_texts(rows: int, seed: int = 0) -> list[str]:
 
 
 def load_texts(rows: int, seed: int) -> tuple[list[str], str]:
+    """Synthetic opportunities' text fields joined with newlines, as ingest does."""
     try:
-        from topicstrata.synth import generate_opportunities  # type: ignore[attr-defined]
+        from topicstrata.synth import generate_opportunities
     except ImportError:
         return dirty_crm_texts(rows, seed), "bench dirty CRM generator"
-    frame = generate_opportunities(rows, seed=seed)
-    from topicstrata.io.schema import TEXT
+    from topicstrata.io.schema import OPPORTUNITY_TEXT_FIELDS
 
-    return [str(t) for t in frame[TEXT]], "topicstrata.synth.generate_opportunities"
+    texts: list[str] = []
+    for batch in generate_opportunities(rows, seed=seed):
+        columns = [batch.column(name).to_pylist() for name in OPPORTUNITY_TEXT_FIELDS]
+        texts.extend("\n".join(v for v in values if v) for values in zip(*columns, strict=True))
+    return texts, "topicstrata.synth.generate_opportunities"
 
 
 def _peak_rss_mb() -> float:

@@ -64,8 +64,8 @@ def test_expands_contractions(text: str, expected: str) -> None:
 
 
 def test_headers_revealed_by_a_removal_are_removed_too() -> None:
-    # Removing "Next steps:" joins "Customer" and "Needs:" into a new header.
-    assert clean_for_embedding("Customer Next steps: Needs: SSO") == "SSO"
+    # Removing "Next steps:" joins "Opportunity" and "Details:" into a new header.
+    assert clean_for_embedding("Opportunity Next steps: Details: SSO") == "SSO"
 
 
 def test_custom_template_patterns() -> None:

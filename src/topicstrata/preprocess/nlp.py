@@ -41,6 +41,15 @@ MAX_CHARS = 100_000
 _WORD_RE = re.compile(r"\w+")
 _NOT_PLURAL = ("ss", "us", "is", "as", "os")
 
+#: Lemmas spaCy's tables get wrong for business text ("data lake" -> "datum lake").
+LEMMA_OVERRIDES = {
+    "data": "data",
+    "datum": "data",
+    "media": "media",
+    "analytics": "analytics",
+    "sales": "sales",
+}
+
 
 def load_pipeline(config: PreprocessConfig) -> Language:
     """Load ``config.spacy_model`` with only the components ``config.mode`` needs.
@@ -189,7 +198,9 @@ class RuleLemmatizer:
         key = (word, tag)
         lemma = self._memo.get(key)
         if lemma is None:
-            lemma = self._tagged(word, tag) if tag else self._untagged(word)
+            lemma = LEMMA_OVERRIDES.get(word) or (
+                self._tagged(word, tag) if tag else self._untagged(word)
+            )
             self._memo[key] = lemma
         return lemma
 
