@@ -14,6 +14,7 @@ import math
 import multiprocessing
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,13 @@ def _make_views(
         return
     logger.info("preprocessing %d distinct texts in %d worker processes", len(texts), workers)
     context = multiprocessing.get_context(_start_method())
-    with context.Pool(workers, initializer=init_worker, initargs=(config,)) as pool:
+    # An executor, not multiprocessing.Pool: a worker killed (e.g. out of memory)
+    # raises BrokenProcessPool here instead of hanging forever.
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=init_worker, initargs=(config,)
+    ) as pool:
         chunks = list(_chunks(texts, chunk_size))
-        for chunk, views in zip(chunks, pool.imap(make_views_in_worker, chunks), strict=True):
-            yield chunk, views
+        yield from zip(chunks, pool.map(make_views_in_worker, chunks), strict=True)
 
 
 def preprocess(
