@@ -23,17 +23,21 @@ TrackingUri = Annotated[
     ),
 ]
 _STATUS_STYLE = {"approved": "green", "rejected": "red", "pending": "yellow"}
-_SHOWN_METRICS = ("l1_nmi", "npmi", "diversity", "n_docs")
+_SHOWN_METRICS = ("l1_nmi", "npmi", "n_docs")
 
 
 def _versions_table(infos: list[ModelVersionInfo], title: str | None = None) -> None:
     from rich.table import Table
 
     table = Table(title=title, show_edge=False)
-    for column in ("name", "version", "status", "aliases", "created", "run id"):
-        table.add_column(column, justify="right" if column == "version" else "left")
+    table.add_column("name", overflow="fold", min_width=8)
+    table.add_column("version", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("aliases", min_width=7)
+    table.add_column("created", no_wrap=True)
+    table.add_column("run id", no_wrap=True)
     for key in _SHOWN_METRICS:
-        table.add_column(key, justify="right")
+        table.add_column(key, justify="right", no_wrap=True)
     for info in infos:
         style = _STATUS_STYLE.get(info.approval_status, "")
         created = info.created_at.strftime("%Y-%m-%d %H:%M") if info.created_at else "-"
@@ -44,7 +48,7 @@ def _versions_table(infos: list[ModelVersionInfo], title: str | None = None) -> 
             f"[{style}]{info.approval_status}[/]" if style else info.approval_status,
             ", ".join(info.aliases) or "-",
             created,
-            (info.run_id or "-")[:12],
+            (info.run_id or "-")[:8],
             *metrics,
         )
     out.print(table)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 from topicstrata.errors import ConfigError, DependencyError
 
@@ -37,6 +37,9 @@ _MLFLOW_ENV = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
 }
+
+
+_CHATTY_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")
 
 
 def _quiet_env() -> None:
@@ -63,13 +66,14 @@ def resolve_tracking_uri(tracking_uri: str | None = None, root: str | Path | Non
 
 
 def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI, else None."""
-    if not uri.startswith("sqlite:"):
+    """The database file of a ``sqlite:///`` URI (``sqlite:////abs`` or ``sqlite:///rel``)."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
         return None
-    path = unquote(urlparse(uri).path)
-    if not path or path == "/:memory:":
+    path = unquote(uri[len(prefix) :].split("?", 1)[0])
+    if not path or path == ":memory:":
         return None
-    return Path(path)
+    return Path(path).resolve()
 
 
 @contextmanager
@@ -80,9 +84,20 @@ def quiet_mlflow() -> Iterator[None]:
     models are ignored, so the test suite's ``filterwarnings = error`` still
     catches ours.
     """
+    # Schema creation logs at INFO even when mlflow was imported before MLFLOW_LOGGING_LEVEL
+    # was set; raise just those loggers for the duration of the call.
+    muted = [logging.getLogger(name) for name in _CHATTY_LOGGERS]
+    levels = [log.level for log in muted]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"(mlflow|alembic|sqlalchemy|pydantic)(\..*)?")
-        yield
+        for log in muted:
+            if log.getEffectiveLevel() < logging.WARNING:
+                log.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for log, level in zip(muted, levels, strict=True):
+                log.setLevel(level)
 
 
 def import_mlflow():  # type: ignore[no-untyped-def]
