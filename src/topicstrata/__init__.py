@@ -1,4 +1,7 @@
-"""topicstrata: a hierarchy of use cases from business text, by a sequential ensemble of topic models."""
+"""topicstrata: a hierarchy of use cases from business text.
+
+Built by a sequential ensemble of topic models; see ``README.md``.
+"""
 
 from __future__ import annotations
 

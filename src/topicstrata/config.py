@@ -60,8 +60,10 @@ class StrataConfig(BaseModel):
             where = f", line {mark.line + 1}" if mark is not None else ""
             raise ConfigError(f"{path}{where}: not valid YAML: {exc}") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the config must be a mapping with sections ingest, "
-                              "preprocess, embed, ensemble.")
+            raise ConfigError(
+                f"{path}: the config must be a mapping with sections ingest, "
+                "preprocess, embed, ensemble."
+            )
         return cls.from_dict(data, source=str(path))
 
     @classmethod

@@ -25,8 +25,14 @@ CHEAP_CONFIG = {
 def write_dirty_opportunities(path: Path, rows: int = 600, seed: int = 0) -> pd.DataFrame:
     """Synthetic opportunities plus 3 rejects: two empty texts and one duplicate id."""
     frame = make_opportunities(rows, seed=seed)
-    text_cols = ["opportunity_name", "details", "customer_needs", "product_name",
-                 "product_specifics", "product_group"]
+    text_cols = [
+        "opportunity_name",
+        "details",
+        "customer_needs",
+        "product_name",
+        "product_specifics",
+        "product_group",
+    ]
     empty = frame.iloc[:2].copy()
     empty["id"] = ["EMPTY-1", "EMPTY-2"]
     empty[text_cols] = ""

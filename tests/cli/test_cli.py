@@ -9,9 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from topicstrata.cli import app
-
 from _support.runs import CHEAP_CONFIG, write_dirty_opportunities
+from topicstrata.cli import app
 
 runner = CliRunner()
 
@@ -22,8 +21,17 @@ def run_dir(tmp_path_factory):
     write_dirty_opportunities(root / "opps.csv", rows=500)
     (root / "cfg.yaml").write_text(yaml.safe_dump(CHEAP_CONFIG))
     result = runner.invoke(
-        app, ["fit", str(root / "opps.csv"), "-o", str(root / "run"), "--config",
-              str(root / "cfg.yaml"), "--cache-dir", str(root / "cache")],
+        app,
+        [
+            "fit",
+            str(root / "opps.csv"),
+            "-o",
+            str(root / "run"),
+            "--config",
+            str(root / "cfg.yaml"),
+            "--cache-dir",
+            str(root / "cache"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "rows in" in result.output and "rejected" in result.output
@@ -38,8 +46,18 @@ def test_every_command_has_help():
 
 def test_predict_writes_one_row_per_valid_record(run_dir):
     out = run_dir / "pred.parquet"
-    result = runner.invoke(app, ["predict", str(run_dir / "run"), str(run_dir / "opps.csv"),
-                                 "-o", str(out), "--chunk-rows", "128"])
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(run_dir / "run"),
+            str(run_dir / "opps.csv"),
+            "-o",
+            str(out),
+            "--chunk-rows",
+            "128",
+        ],
+    )
     assert result.exit_code == 0, result.output
     pred = pd.read_parquet(out)
     fitted = pd.read_parquet(run_dir / "run" / "assignments.parquet")
@@ -51,8 +69,16 @@ def test_predict_writes_one_row_per_valid_record(run_dir):
 
 def test_evaluate_json_contract(run_dir):
     result = runner.invoke(
-        app, ["evaluate", str(run_dir / "run"), "--data", str(run_dir / "opps.csv"),
-              "--labels", "true_l1,true_l2", "--json"],
+        app,
+        [
+            "evaluate",
+            str(run_dir / "run"),
+            "--data",
+            str(run_dir / "opps.csv"),
+            "--labels",
+            "true_l1,true_l2",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
@@ -63,15 +89,19 @@ def test_evaluate_json_contract(run_dir):
 
 
 def test_synth_writes_requested_rows(tmp_path):
-    result = runner.invoke(app, ["synth", "--rows", "123", "--seed", "4", "-o", str(tmp_path / "s.jsonl")])
+    result = runner.invoke(
+        app, ["synth", "--rows", "123", "--seed", "4", "-o", str(tmp_path / "s.jsonl")]
+    )
     assert result.exit_code == 0, result.output
-    assert sum(1 for _ in open(tmp_path / "s.jsonl")) == 123
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 123
 
 
 def test_user_errors_are_one_clear_line(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("Title,Body\nhello,world\n")
-    result = runner.invoke(app, ["fit", str(bad), "-o", str(tmp_path / "run"), "--text-cols", "Titel"])
+    result = runner.invoke(
+        app, ["fit", str(bad), "-o", str(tmp_path / "run"), "--text-cols", "Titel"]
+    )
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "Titel" in result.output and "Title" in result.output
@@ -87,6 +117,8 @@ def test_bad_config_names_the_field(tmp_path):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("ensemble:\n  layers:\n    - {k_range: [9, 3]}\n")
     (tmp_path / "d.csv").write_text("id,details\n1,hello\n")
-    result = runner.invoke(app, ["fit", str(tmp_path / "d.csv"), "-o", str(tmp_path / "r"), "--config", str(cfg)])
+    result = runner.invoke(
+        app, ["fit", str(tmp_path / "d.csv"), "-o", str(tmp_path / "r"), "--config", str(cfg)]
+    )
     assert result.exit_code == 1
     assert "k_range" in result.output and "Traceback" not in result.output

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from _support.hierarchy import make_hierarchy, pca_config
 from topicstrata import InputError, ModelError
 from topicstrata.ensemble import Ensemble
-
-from _support.hierarchy import make_hierarchy, pca_config
 
 
 def _cut(paths, depth):
@@ -23,7 +22,9 @@ def hierarchy():
 
 @pytest.fixture(scope="module")
 def fitted(hierarchy):
-    return Ensemble(pca_config()).fit(hierarchy.X, hierarchy.keywords, hierarchy.ids, hierarchy.texts)
+    return Ensemble(pca_config()).fit(
+        hierarchy.X, hierarchy.keywords, hierarchy.ids, hierarchy.texts
+    )
 
 
 def test_recovers_each_level(fitted, hierarchy):
@@ -51,7 +52,9 @@ def test_keywords_name_the_planted_topic(fitted, hierarchy):
 
 def test_predict_on_training_records_returns_their_paths(fitted, hierarchy):
     pred = fitted.predict(hierarchy.X[::7])
-    np.testing.assert_array_equal(pred["path"].to_numpy(), fitted.assignments_["path"].to_numpy()[::7])
+    np.testing.assert_array_equal(
+        pred["path"].to_numpy(), fitted.assignments_["path"].to_numpy()[::7]
+    )
 
 
 def test_mappings_written_per_layer(fitted):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _support.hierarchy import make_hierarchy, pca_config
 from topicstrata.ensemble import Ensemble
 from topicstrata.mapping import Rule, dumps_mapping, loads_mapping
-
-from _support.hierarchy import make_hierarchy, pca_config
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +40,9 @@ def test_rename_shows_in_output(data, base):
 
     refit = _refit(data, _edited(base, edit))
     a = refit.assignments_
-    assert set(a.loc[a["path_l1"] == "0", "path"]) == set(base.assignments_.loc[base.assignments_["path_l1"] == "0", "path"])
+    assert set(a.loc[a["path_l1"] == "0", "path"]) == set(
+        base.assignments_.loc[base.assignments_["path_l1"] == "0", "path"]
+    )
     assert refit.mapping_.by_path()["0"].label == "Billing & invoices"
     assert refit.topics_frame().set_index("path").loc["0", "label"] == "Billing & invoices"
     # children keep their own labels
@@ -110,7 +111,9 @@ def test_phrase_rule_assigns_every_matching_record(data, base):
     assert (a.loc[matched, "label"] == "Rule-based").all()
     assert (a.loc[~matched, "rule_applied"] == "").all()
     # predict applies the same rule
-    pred = refit.predict(data.X[matched], [t for t, m in zip(data.texts, matched) if m])
+    pred = refit.predict(
+        data.X[matched], [t for t, m in zip(data.texts, matched, strict=True) if m]
+    )
     assert (pred["path_l1"] == target).all()
 
 

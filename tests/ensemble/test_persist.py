@@ -7,10 +7,9 @@ import json
 import pandas as pd
 import pytest
 
+from _support.hierarchy import make_hierarchy, pca_config
 from topicstrata import ModelError
 from topicstrata.ensemble import Ensemble, load_ensemble, save_ensemble, verify_manifest
-
-from _support.hierarchy import make_hierarchy, pca_config
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,9 @@ def fitted(data):
 def test_round_trip_predicts_identically(tmp_path, data, fitted):
     save_ensemble(fitted, tmp_path / "model")
     loaded = load_ensemble(tmp_path / "model")
-    pd.testing.assert_frame_equal(fitted.predict(data.X, data.texts), loaded.predict(data.X, data.texts))
+    pd.testing.assert_frame_equal(
+        fitted.predict(data.X, data.texts), loaded.predict(data.X, data.texts)
+    )
     assert loaded.tree_.to_records() == fitted.tree_.to_records()
     assert [m.model_dump() for m in loaded.mappings_] == [m.model_dump() for m in fitted.mappings_]
     assert loaded.config_ == fitted.config_
@@ -35,7 +36,9 @@ def test_round_trip_predicts_identically(tmp_path, data, fitted):
 def test_manifest_lists_every_file(tmp_path, fitted):
     save_ensemble(fitted, tmp_path / "m")
     files = verify_manifest(tmp_path / "m")
-    on_disk = {str(p.relative_to(tmp_path / "m")) for p in (tmp_path / "m").rglob("*") if p.is_file()}
+    on_disk = {
+        str(p.relative_to(tmp_path / "m")) for p in (tmp_path / "m").rglob("*") if p.is_file()
+    }
     assert set(files) | {"manifest.json"} == on_disk
     assert "layers/root.joblib" in files
 
@@ -51,16 +54,16 @@ def test_tampered_file_is_refused(tmp_path, fitted):
 def test_missing_file_and_missing_manifest(tmp_path, fitted):
     save_ensemble(fitted, tmp_path / "m")
     (tmp_path / "m" / "layers" / "root.joblib").unlink()
-    with pytest.raises(ModelError, match="root.joblib is listed in the manifest but missing"):
+    with pytest.raises(ModelError, match=r"root\.joblib is listed in the manifest but missing"):
         load_ensemble(tmp_path / "m")
-    with pytest.raises(ModelError, match="manifest.json is missing"):
+    with pytest.raises(ModelError, match=r"manifest\.json is missing"):
         load_ensemble(tmp_path)
 
 
 def test_extra_file_is_refused(tmp_path, fitted):
     save_ensemble(fitted, tmp_path / "m")
     (tmp_path / "m" / "notes.txt").write_text("hi")
-    with pytest.raises(ModelError, match="not in the manifest: notes.txt"):
+    with pytest.raises(ModelError, match=r"not in the manifest: notes\.txt"):
         load_ensemble(tmp_path / "m")
 
 

@@ -38,9 +38,7 @@ def test_k_is_chosen_inside_range_and_scores_recorded():
 
 
 def test_topics_numbered_by_size():
-    X, _ = make_blobs(
-        n_samples=[400, 100, 250], n_features=8, cluster_std=0.5, random_state=2
-    )
+    X, _ = make_blobs(n_samples=[400, 100, 250], n_features=8, cluster_std=0.5, random_state=2)
     model = LayerModel(reducer="none", k_range=(3, 3)).fit(X)
     sizes = np.bincount(model.labels_)
     assert list(sizes) == sorted(sizes, reverse=True)

@@ -7,19 +7,22 @@ import json
 import pandas as pd
 import pytest
 
+from _support.runs import CHEAP_CONFIG, write_dirty_opportunities
 from topicstrata.config import StrataConfig
 from topicstrata.ensemble.predictor import TopicPredictor
 from topicstrata.run import run_fit
-
-from _support.runs import CHEAP_CONFIG, write_dirty_opportunities
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     root = tmp_path_factory.mktemp("fit")
     source = write_dirty_opportunities(root / "opps.csv")
-    result = run_fit(root / "opps.csv", root / "run", StrataConfig.from_dict(CHEAP_CONFIG),
-                     cache_dir=root / "cache")
+    result = run_fit(
+        root / "opps.csv",
+        root / "run",
+        StrataConfig.from_dict(CHEAP_CONFIG),
+        cache_dir=root / "cache",
+    )
     return root, source, result
 
 
@@ -27,9 +30,17 @@ def test_run_directory_has_every_output(fitted):
     root, _, _ = fitted
     names = {p.name for p in (root / "run").iterdir()}
     assert {
-        "assignments.parquet", "topics.parquet", "hierarchy.json", "mapping.v1.yaml",
-        "mapping.v2.yaml", "model", "metrics.json", "report.html", "row_report.json",
-        "rejected_rows.csv", "views.parquet",
+        "assignments.parquet",
+        "topics.parquet",
+        "hierarchy.json",
+        "mapping.v1.yaml",
+        "mapping.v2.yaml",
+        "model",
+        "metrics.json",
+        "report.html",
+        "row_report.json",
+        "rejected_rows.csv",
+        "views.parquet",
     } <= names
 
 

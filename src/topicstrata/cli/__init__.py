@@ -6,11 +6,15 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from topicstrata.cli._ui import console, friendly_errors, out, progress_bars, setup_logging
+
+if TYPE_CHECKING:  # heavy imports stay out of `strata --help`
+    from topicstrata.config import StrataConfig
+    from topicstrata.run import FitResult
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,7 +22,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 app = typer.Typer(
     name="strata",
-    help="Discover a hierarchy of use cases in CRM text with a sequential ensemble of topic models.",
+    help="Discover a hierarchy of use cases in CRM text (sequential ensemble of topic models).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -26,7 +30,8 @@ app = typer.Typer(
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each step does.")]
 CacheDir = Annotated[
-    Path, typer.Option("--cache-dir", help="Preprocessing and embedding caches (reused across runs).")
+    Path,
+    typer.Option("--cache-dir", help="Preprocessing and embedding caches (reused across runs)."),
 ]
 DEFAULT_CACHE = Path(".strata/cache")
 
@@ -56,15 +61,25 @@ def synth(
 @app.command()
 @friendly_errors
 def fit(
-    data: Annotated[Path, typer.Argument(help="Records: CSV, Parquet, JSONL or a Salesforce export.")],
+    data: Annotated[
+        Path, typer.Argument(help="Records: CSV, Parquet, JSONL or a Salesforce export.")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Run directory to write.")],
     config: Annotated[Path | None, typer.Option("--config", help="YAML config (see docs).")] = None,
-    text_cols: Annotated[str | None, typer.Option("--text-cols", help="Comma-separated text columns.")] = None,
+    text_cols: Annotated[
+        str | None, typer.Option("--text-cols", help="Comma-separated text columns.")
+    ] = None,
     id_col: Annotated[str | None, typer.Option("--id-col", help="Column with record ids.")] = None,
     layers: Annotated[int | None, typer.Option("--layers", min=1, help="Number of layers.")] = None,
-    embedder: Annotated[str | None, typer.Option("--embedder", help="minilm-onnx, minilm, static, tfidf-svd.")] = None,
-    mapping: Annotated[Path | None, typer.Option("--mapping", help="Edited mapping file to apply.")] = None,
-    labels: Annotated[str | None, typer.Option("--labels", help="Label columns to score against, coarsest first.")] = None,
+    embedder: Annotated[
+        str | None, typer.Option("--embedder", help="minilm-onnx, minilm, static, tfidf-svd.")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="Edited mapping file to apply.")
+    ] = None,
+    labels: Annotated[
+        str | None, typer.Option("--labels", help="Label columns to score against, coarsest first.")
+    ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Force the input format.")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="Input text encoding.")] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Fast preprocessing (no NER).")] = False,
@@ -78,7 +93,12 @@ def fit(
     cfg = _load_config(config, text_cols, id_col, layers, embedder, fmt, encoding, fast)
     with progress_bars() as progress:
         result = run_fit(
-            data, output, cfg, mapping=mapping, label_cols=_csv(labels), cache_dir=cache_dir,
+            data,
+            output,
+            cfg,
+            mapping=mapping,
+            label_cols=_csv(labels),
+            cache_dir=cache_dir,
             progress=progress,
         )
     _print_fit_summary(result)
@@ -93,7 +113,7 @@ def _load_config(
     fmt: str | None,
     encoding: str | None,
     fast: bool,
-):  # type: ignore[no-untyped-def]
+) -> StrataConfig:
     from topicstrata.config import StrataConfig
 
     cfg = StrataConfig.from_yaml(config) if config else StrataConfig()
@@ -117,12 +137,13 @@ def _dump(value: object) -> object:
     return value.model_dump() if hasattr(value, "model_dump") else value
 
 
-def _print_fit_summary(result) -> None:  # type: ignore[no-untyped-def]
+def _print_fit_summary(result: FitResult) -> None:
     from rich.table import Table
 
     rows = result.ingest.report.summary()
     console.print(
-        f"[bold]{rows['rows_in']:,}[/] rows in: {rows['ok']:,} fitted, {rows['rejected']:,} rejected "
+        f"[bold]{rows['rows_in']:,}[/] rows in: {rows['ok']:,} fitted, "
+        f"{rows['rejected']:,} rejected "
         f"(empty {rows.get('empty_text', 0)}, invalid {rows.get('invalid', 0)}, "
         f"duplicate id {rows.get('duplicate_id', 0)}; see row_report.json)"
     )
@@ -141,7 +162,9 @@ def _print_fit_summary(result) -> None:  # type: ignore[no-untyped-def]
     if npmi is not None:
         console.print(f"NPMI {npmi:.3f} · diversity {result.metrics.get('diversity', 0):.3f}")
     console.print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
-    console.print(f"run directory: [bold]{result.run_dir}[/] · report: {result.run_dir / 'report.html'}")
+    console.print(
+        f"run directory: [bold]{result.run_dir}[/] · report: {result.run_dir / 'report.html'}"
+    )
 
 
 @app.command()
@@ -149,8 +172,12 @@ def _print_fit_summary(result) -> None:  # type: ignore[no-untyped-def]
 def predict(
     run: Annotated[Path, typer.Argument(help="Run directory (or its model/ folder).")],
     data: Annotated[Path, typer.Argument(help="Records to assign.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.parquet/.csv/.jsonl).")],
-    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Records per batch.")] = 10_000,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Output file (.parquet/.csv/.jsonl).")
+    ],
+    chunk_rows: Annotated[
+        int, typer.Option("--chunk-rows", min=1, help="Records per batch.")
+    ] = 10_000,
     verbose: Verbose = False,
 ) -> None:
     """Assign new records to the fitted topics (path, label, keywords, confidence)."""
@@ -170,7 +197,9 @@ def predict(
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory.")],
     data: Annotated[Path | None, typer.Option("--data", help="Records with label columns.")] = None,
-    labels: Annotated[str | None, typer.Option("--labels", help="Label columns, coarsest first.")] = None,
+    labels: Annotated[
+        str | None, typer.Option("--labels", help="Label columns, coarsest first.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Score a run: per-level NMI/ARI against labels, NPMI coherence, diversity."""
@@ -192,7 +221,9 @@ def evaluate(
 @friendly_errors
 def demo(
     rows: Annotated[int, typer.Option("--rows", min=100, help="Synthetic records.")] = 20_000,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write.")] = Path("demo-output"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write.")] = Path(
+        "demo-output"
+    ),
     cache_dir: CacheDir = DEFAULT_CACHE,
     verbose: Verbose = False,
 ) -> None:

@@ -22,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.errors import TopicStrataError
 
 console = Console(stderr=True)
@@ -68,9 +69,9 @@ class RichProgress:
 
 
 @contextmanager
-def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int | None], None]]:
+def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback]:
     if not enabled:
-        yield lambda task, done, total: None
+        yield null_progress
         return
     progress = Progress(
         SpinnerColumn(),

@@ -25,7 +25,9 @@ from topicstrata.ensemble.tree import TopicNode
 from topicstrata.evaluate.coherence import npmi_per_topic
 
 
-def dispersion(X: NDArray[np.float32], labels: NDArray[np.intp], centroids: NDArray[np.float32]) -> NDArray[np.float64]:
+def dispersion(
+    X: NDArray[np.float32], labels: NDArray[np.intp], centroids: NDArray[np.float32]
+) -> NDArray[np.float64]:
     """Mean cosine distance of each topic's rows to its (unit) centroid."""
     norms = np.maximum(np.linalg.norm(X, axis=1), 1e-12)
     sims = np.einsum("ij,ij->i", X, centroids[labels]) / norms

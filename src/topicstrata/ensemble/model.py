@@ -89,6 +89,7 @@ class Ensemble:
         n_layers = len(cfg.layers)
         for layer_no in range(1, n_layers + 1):
             progress("layers", layer_no - 1, n_layers)
+            jobs: list[tuple[str | None, NDArray[np.intp]]]
             if layer_no == 1:
                 jobs = [(None, free)]
             else:
@@ -105,8 +106,11 @@ class Ensemble:
                 if layer_no < n_layers and wants_split(node, cfg.split)
             }
             current = generate_mapping(
-                _summaries(tree), version=layer_no, layer=layer_no,
-                previous=_overlay(mapping, current), default_split=split_now,
+                _summaries(tree),
+                version=layer_no,
+                layer=layer_no,
+                previous=_overlay(mapping, current),
+                default_split=split_now,
             )
             if review is not None:
                 current = review(layer_no, current) or current
@@ -156,15 +160,27 @@ class Ensemble:
 
         def call(parent: str | None, rows: NDArray[np.intp]) -> GroupFit:
             return fit_group(
-                parent, X[rows], [kw[i] for i in rows], [ids[i] for i in rows], layer,
-                cfg.representation, cfg.split, cfg.random_state,
+                parent,
+                X[rows],
+                [kw[i] for i in rows],
+                [ids[i] for i in rows],
+                layer,
+                cfg.representation,
+                cfg.split,
+                cfg.random_state,
             )
 
         if len(jobs) > 1 and cfg.n_jobs != 1:
             results = Parallel(n_jobs=cfg.n_jobs)(
                 delayed(fit_group)(
-                    parent, X[rows], [kw[i] for i in rows], [ids[i] for i in rows], layer,
-                    cfg.representation, cfg.split, cfg.random_state,
+                    parent,
+                    X[rows],
+                    [kw[i] for i in rows],
+                    [ids[i] for i in rows],
+                    layer,
+                    cfg.representation,
+                    cfg.split,
+                    cfg.random_state,
                 )
                 for parent, rows in jobs
             )

@@ -120,7 +120,9 @@ def verify_manifest(directory: str | Path) -> dict[str, str]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         files: dict[str, str] = manifest["files"]
     except (ValueError, KeyError) as exc:
-        raise ModelError(f"{manifest_path}: unreadable manifest ({exc}); re-save the model.") from None
+        raise ModelError(
+            f"{manifest_path}: unreadable manifest ({exc}); re-save the model."
+        ) from None
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ModelError(
             f"{manifest_path}: format version {manifest.get('format_version')} is not "
@@ -136,9 +138,11 @@ def verify_manifest(directory: str | Path) -> dict[str, str]:
                 "modified or corrupted. Restore it or refit (mapping edits belong in the run "
                 "directory's mapping file, passed to `strata fit --mapping`)."
             )
-    extra = {
-        str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()
-    } - set(files) - {MANIFEST}
+    extra = (
+        {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()}
+        - set(files)
+        - {MANIFEST}
+    )
     if extra:
         raise ModelError(f"{directory}: files not in the manifest: {', '.join(sorted(extra))}.")
     return files

@@ -49,7 +49,7 @@ class TopicPredictor:
         self.text_cols = list(text_cols) if text_cols else None
 
     def texts_of(self, records: pd.DataFrame | Sequence[str]) -> list[str]:
-        """The raw text of each record: a ``text`` column, the configured text columns, or strings."""
+        """Raw text per record: a ``text`` column, the fitted text columns, or plain strings."""
         if not isinstance(records, pd.DataFrame):
             return ["" if r is None else str(r) for r in records]
         if TEXT in records.columns:
@@ -65,7 +65,10 @@ class TopicPredictor:
         return ["\n".join(v for v in row if v.strip()) for row in frame.itertuples(index=False)]
 
     def predict(
-        self, records: pd.DataFrame | Sequence[str], *, cache_dir: str | Path | None = None,
+        self,
+        records: pd.DataFrame | Sequence[str],
+        *,
+        cache_dir: str | Path | None = None,
         use_cache: bool = False,
     ) -> pd.DataFrame:
         """One row per record: path, label, keywords, confidence, rule_applied, path_l1.."""
@@ -88,7 +91,12 @@ class TopicPredictor:
         state = None
         if isinstance(self.embedder, TfidfSvdEmbedder):
             state = self.embedder
-        return save_ensemble(self.ensemble, directory, extra_json=extra, extra_objects={EMBEDDER_STATE: state} if state else None)
+        return save_ensemble(
+            self.ensemble,
+            directory,
+            extra_json=extra,
+            extra_objects={EMBEDDER_STATE: state} if state else None,
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> TopicPredictor:

@@ -67,7 +67,9 @@ def scaled_threshold(
         if n_sub <= budget:
             break
         threshold *= 1.4
-    logger.debug("BIRCH threshold %.4g gives %d subclusters on a %d sample", threshold, n_sub, len(S))
+    logger.debug(
+        "BIRCH threshold %.4g gives %d subclusters on a %d sample", threshold, n_sub, len(S)
+    )
     return threshold
 
 

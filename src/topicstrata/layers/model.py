@@ -82,7 +82,7 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: None = None) -> Self:
-        X = validate_data(self, X, dtype=np.float32)
+        X = self._validated(X, reset=True)
         n = len(X)
         k_lo, k_hi = self._checked_k_range(n)
         if self.global_step not in GLOBAL_STEPS:
@@ -127,7 +127,7 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
     def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Assign each row to a learned topic (nearest BIRCH subcluster's topic)."""
         check_is_fitted(self, "birch_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = self._validated(X, reset=False)
         if len(X) == 0:
             return np.zeros(0, dtype=np.intp)
         sub = self.birch_.predict(self.reducer_.transform(X))
@@ -136,7 +136,7 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
     def transform(self, X: ArrayLike) -> NDArray[np.float32]:
         """Cosine similarity of each row to each topic centroid (embedding space)."""
         check_is_fitted(self, "centroids_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = self._validated(X, reset=False)
         return _normalize(X) @ self.centroids_.T
 
     def confidence(self, X: ArrayLike, labels: NDArray[np.intp]) -> NDArray[np.float32]:
@@ -148,6 +148,10 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         return p[np.arange(len(labels)), labels].astype(np.float32)
+
+    def _validated(self, X: ArrayLike, reset: bool) -> NDArray[np.float32]:
+        data: NDArray[np.float32] = validate_data(self, X, dtype=np.float32, reset=reset)
+        return data
 
     def _checked_k_range(self, n: int) -> tuple[int, int]:
         try:

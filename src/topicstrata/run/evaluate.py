@@ -30,7 +30,9 @@ def evaluate_run(
 ) -> dict[str, Any]:
     run = Path(run)
     if not (run / ASSIGNMENTS).is_file():
-        raise InputError(f"{run}: no {ASSIGNMENTS}; pass the run directory written by `strata fit`.")
+        raise InputError(
+            f"{run}: no {ASSIGNMENTS}; pass the run directory written by `strata fit`."
+        )
     assignments = pd.read_parquet(run / ASSIGNMENTS)
     views = pd.read_parquet(run / VIEWS) if (run / VIEWS).is_file() else None
     labels: dict[str, Any] | None = None
@@ -44,7 +46,9 @@ def evaluate_run(
         joined = assignments[[ID]].merge(table[[ID, *label_cols]], on=ID, how="left")
         labels = {c: joined[c].to_numpy() for c in label_cols}
     elif views is not None:
-        cols = list(label_cols or [c for c in views.columns if c not in (ID, "embed_text", KEYWORD_TOKENS)])
+        cols = list(
+            label_cols or [c for c in views.columns if c not in (ID, "embed_text", KEYWORD_TOKENS)]
+        )
         labels = {c: views[c].to_numpy() for c in cols if c in views.columns} or None
     mapping = _latest_mapping(run)
     entries = mapping.by_path()

@@ -70,7 +70,10 @@ def run_fit(
     t = time.perf_counter()
     embedder = steps.build_embedder(config.embed, views[EMBED_TEXT].tolist())
     vectors = steps.embed(
-        views[EMBED_TEXT].tolist(), embedder, config.embed, cache / "embeddings" if cache else None,
+        views[EMBED_TEXT].tolist(),
+        embedder,
+        config.embed,
+        cache / "embeddings" if cache else None,
         progress,
     )
     timings.track("embed", t)
@@ -92,7 +95,12 @@ def run_fit(
         ensemble, embedder, config.embed, config.preprocess_config(), list(ingested.columns.text)
     )
     files = write_run(
-        run_dir, ingest_result=ingested, ensemble=ensemble, predictor=predictor, metrics=metrics,
-        views=views, label_cols=labels,
+        run_dir,
+        ingest_result=ingested,
+        ensemble=ensemble,
+        predictor=predictor,
+        metrics=metrics,
+        views=views,
+        label_cols=labels,
     )
     return FitResult(Path(run_dir), ingested, ensemble, metrics, timings.seconds, files)

@@ -75,11 +75,11 @@ def hierarchy(ensemble: Ensemble, assignments: pd.DataFrame) -> dict[str, Any]:
         parts = str(path).split(".")
         for depth in range(1, len(parts) + 1):
             nodes[".".join(parts[:depth])]["size"] += int(n)
-    roots = []
+    roots: list[dict[str, Any]] = []
     for path in sorted(nodes, key=path_sort_key):
         parent = path.rpartition(".")[0]
         (nodes[parent]["children"] if parent in nodes else roots).append(nodes[path])
-    return {"n_records": int(len(assignments)), "mapping_version": mapping.version, "topics": roots}
+    return {"n_records": len(assignments), "mapping_version": mapping.version, "topics": roots}
 
 
 def write_run(
@@ -110,15 +110,17 @@ def write_run(
         dump_mapping(mapping, run_dir / name)
         written[name] = run_dir / name
     written[MODEL] = predictor.save(run_dir / MODEL)
-    written.update(
-        {Path(p).name: Path(p) for p in ingest_result.report.write(run_dir)}
-    )
+    written.update({Path(p).name: Path(p) for p in ingest_result.report.write(run_dir)})
     written[METRICS] = write_json(run_dir / METRICS, metrics)
     # The keyword corpus (for re-evaluating coherence) and the label columns used.
     keep = [c for c in (label_cols or []) if c in table.columns]
     view_frame = pd.concat(
-        [table[[ID]].reset_index(drop=True), views.reset_index(drop=True),
-         table[keep].reset_index(drop=True)], axis=1,
+        [
+            table[[ID]].reset_index(drop=True),
+            views.reset_index(drop=True),
+            table[keep].reset_index(drop=True),
+        ],
+        axis=1,
     )
     written[VIEWS] = write_table(view_frame, run_dir / VIEWS)
     texts = dict(zip(table[ID].astype(str), table["text"].astype(str), strict=True))

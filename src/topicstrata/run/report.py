@@ -50,13 +50,13 @@ def _tree(
                 "keywords": list(entry.keywords) if entry else [],
                 "phrases": list(entry.phrases) if entry else [],
                 "flags": list(entry.flags) if entry else [],
-                "size": int(len(rows)),
+                "size": len(rows),
                 "share": len(rows) / n,
                 "revenue": float(rows[ANNUALIZED_REVENUE].sum()) if has_revenue else None,
                 "examples": [texts.get(str(r), "")[:MAX_EXAMPLE_CHARS] for r in reps[:3]],
                 "children": [],
             }
-    roots = []
+    roots: list[dict[str, Any]] = []
     for path in sorted(nodes, key=path_sort_key):
         parent = path.rpartition(".")[0]
         (nodes[parent]["children"] if parent in nodes else roots).append(nodes[path])
@@ -72,11 +72,18 @@ def _industry_table(assignments: pd.DataFrame, labels: dict[str, str]) -> str | 
 
 
 def _revenue_table(assignments: pd.DataFrame, labels: dict[str, str]) -> str | None:
-    if ANNUALIZED_REVENUE not in assignments.columns or assignments[ANNUALIZED_REVENUE].isna().all():
+    if (
+        ANNUALIZED_REVENUE not in assignments.columns
+        or assignments[ANNUALIZED_REVENUE].isna().all()
+    ):
         return None
     use_case = assignments["path_l1"].map(lambda p: f"{labels.get(p, p)} ({p})")
     revenue = assignments[ANNUALIZED_REVENUE]
-    table = revenue.groupby(use_case).agg(["count", "sum", "median"]).sort_values("sum", ascending=False)
+    table = (
+        revenue.groupby(use_case)
+        .agg(["count", "sum", "median"])
+        .sort_values("sum", ascending=False)
+    )
     table.columns = ["records", "total", "median"]
     return table.to_html(classes="revenue", border=0, float_format=lambda v: f"{v:,.0f}")
 
@@ -98,15 +105,22 @@ def render_report(
         for lv in range(1, ensemble.n_layers_ + 1)
     ]
     outliers = float((assignments["path"] == "-1").mean()) if len(assignments) else 0.0
-    return _environment().get_template("report.html.j2").render(
-        n_records=len(assignments),
-        levels=levels,
-        outlier_share=outliers,
-        mapping_version=ensemble.mapping_.version,
-        metrics={"npmi": metrics.get("npmi"), "diversity": metrics.get("diversity"),
-                 "levels": metrics.get("levels", [])},
-        tree=tree,
-        industry_table=_industry_table(assignments, labels),
-        revenue_table=_revenue_table(assignments, labels),
-        version=__version__,
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            n_records=len(assignments),
+            levels=levels,
+            outlier_share=outliers,
+            mapping_version=ensemble.mapping_.version,
+            metrics={
+                "npmi": metrics.get("npmi"),
+                "diversity": metrics.get("diversity"),
+                "levels": metrics.get("levels", []),
+            },
+            tree=tree,
+            industry_table=_industry_table(assignments, labels),
+            revenue_table=_revenue_table(assignments, labels),
+            version=__version__,
+        )
     )

@@ -42,7 +42,9 @@ class Timings:
         self.seconds[name] = round(time.perf_counter() - started, 3)
 
 
-def ingest(path: str | Path, config: IngestConfig, progress: ProgressCallback = null_progress) -> IngestResult:
+def ingest(
+    path: str | Path, config: IngestConfig, progress: ProgressCallback = null_progress
+) -> IngestResult:
     """Read and validate the records (every row accounted for in the report)."""
     return read_records(path, config, progress=progress)
 
