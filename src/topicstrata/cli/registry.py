@@ -23,7 +23,7 @@ TrackingUri = Annotated[
     ),
 ]
 _STATUS_STYLE = {"approved": "green", "rejected": "red", "pending": "yellow"}
-_SHOWN_METRICS = ("l1_nmi", "npmi", "n_docs")
+_SHOWN_METRICS = ("l1_nmi", "npmi")
 
 
 def _versions_table(infos: list[ModelVersionInfo], title: str | None = None) -> None:
@@ -33,9 +33,8 @@ def _versions_table(infos: list[ModelVersionInfo], title: str | None = None) -> 
     table.add_column("name", overflow="fold", min_width=8)
     table.add_column("version", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("aliases", min_width=7)
+    table.add_column("aliases", overflow="fold", min_width=7)
     table.add_column("created", no_wrap=True)
-    table.add_column("run id", no_wrap=True)
     for key in _SHOWN_METRICS:
         table.add_column(key, justify="right", no_wrap=True)
     for info in infos:
@@ -46,9 +45,8 @@ def _versions_table(infos: list[ModelVersionInfo], title: str | None = None) -> 
             info.name,
             str(info.version),
             f"[{style}]{info.approval_status}[/]" if style else info.approval_status,
-            ", ".join(info.aliases) or "-",
+            "\n".join(info.aliases) or "-",
             created,
-            (info.run_id or "-")[:8],
             *metrics,
         )
     out.print(table)
@@ -60,7 +58,7 @@ def list_(
     name: Annotated[str | None, typer.Option("--name", help="Only this registered model.")] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Every registered version with its status, aliases and headline metrics."""
+    """Every registered version: status, aliases, creation time, headline metrics."""
     from topicstrata.registry import list_models
 
     infos = list_models(name, tracking_uri=tracking_uri)
