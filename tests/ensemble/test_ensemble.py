@@ -82,3 +82,11 @@ def test_length_mismatch_is_clear(hierarchy):
 def test_unfitted_predict_is_clear(hierarchy):
     with pytest.raises(ModelError, match="not fitted"):
         Ensemble().predict(hierarchy.X)
+
+
+def test_parallel_per_topic_fits_match_sequential(hierarchy):
+    sequential = pca_config(layers=2).model_copy(update={"n_jobs": 1})
+    parallel = pca_config(layers=2).model_copy(update={"n_jobs": 2, "parallel_min_rows": 0})
+    a = Ensemble(sequential).fit(hierarchy.X, hierarchy.keywords)
+    b = Ensemble(parallel).fit(hierarchy.X, hierarchy.keywords)
+    assert list(a.assignments_["path"]) == list(b.assignments_["path"])

@@ -102,7 +102,11 @@ class EnsembleConfig(BaseModel):
     representation: RepresentationConfig = Field(default_factory=RepresentationConfig)
     split: SplitRule = Field(default_factory=SplitRule)
     random_state: int = 0
-    n_jobs: int = Field(1, ge=-1)
+    #: Worker processes for the per-topic fits of a layer (-1: one per core).
+    n_jobs: int = Field(-1, ge=-1)
+    #: Fit per-topic models in processes only when a layer splits at least this
+    #: many records: each new process pays UMAP's ~20-30 s compilation first.
+    parallel_min_rows: int = Field(20_000, ge=0)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> EnsembleConfig:

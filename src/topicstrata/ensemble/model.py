@@ -157,9 +157,8 @@ class Ensemble:
         layer_no: int,
     ) -> list[tuple[GroupFit, NDArray[np.intp]]]:
         layer = cfg.layers[layer_no - 1]
-
-        def call(parent: str | None, rows: NDArray[np.intp]) -> GroupFit:
-            return fit_group(
+        calls = [
+            (
                 parent,
                 X[rows],
                 [kw[i] for i in rows],
@@ -169,23 +168,14 @@ class Ensemble:
                 cfg.split,
                 cfg.random_state,
             )
-
-        if len(jobs) > 1 and cfg.n_jobs != 1:
-            results = Parallel(n_jobs=cfg.n_jobs)(
-                delayed(fit_group)(
-                    parent,
-                    X[rows],
-                    [kw[i] for i in rows],
-                    [ids[i] for i in rows],
-                    layer,
-                    cfg.representation,
-                    cfg.split,
-                    cfg.random_state,
-                )
-                for parent, rows in jobs
-            )
+            for parent, rows in jobs
+        ]
+        total_rows = sum(len(rows) for _, rows in jobs)
+        if len(jobs) > 1 and cfg.n_jobs != 1 and total_rows >= cfg.parallel_min_rows:
+            logger.info("fitting %d topics in parallel processes", len(jobs))
+            results = Parallel(n_jobs=cfg.n_jobs)(delayed(fit_group)(*args) for args in calls)
         else:
-            results = [call(parent, rows) for parent, rows in jobs]
+            results = [fit_group(*args) for args in calls]
         return [(res, rows) for res, (_, rows) in zip(results, jobs, strict=True)]
 
     # -------------------------------------------------------------- predict
