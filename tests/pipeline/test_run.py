@@ -326,3 +326,13 @@ def test_killed_run_resumes_from_last_completed_step(tmp_path, counter):
     assert set(result.cache_hits) == {"make", "train"}
     assert result.output("wait") == 30.0
     assert calls(counter, "make") == 1 and calls(counter, "total") == 1
+
+
+def test_map_inside_a_child_process_step_exits_cleanly(tmp_path, counter):
+    """A timed step runs in a child; its ctx.map pool must not keep the child alive."""
+    pipe = _fanout(counter, cpus=2)
+    pipe.steps["fit"].timeout = 120
+    result = run_pipeline(pipe, root=tmp_path)
+    assert sorted(result.output("fit")) == ["t0", "t1", "t2"]
+    # A hang guard, not a benchmark: idle pool workers used to hold the child for minutes.
+    assert result.steps["fit"].duration_s < 60

@@ -152,7 +152,10 @@ class StepContext:
         else:
             from joblib import Parallel, delayed
 
-            parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")
+            # max_nbytes=None: no shared-memory temp folders to leak if the step is killed.
+            parallel = Parallel(
+                n_jobs=jobs, backend="loky", return_as="generator_unordered", max_nbytes=None
+            )
             results = parallel(
                 delayed(_map_item)(self.root, self.mmap, i, func, items[keys[i]]) for i in todo
             )

@@ -220,9 +220,23 @@ def _timeout_result(task: StepTask, how: str) -> AttemptResult:
     )
 
 
+def _shutdown_loky() -> None:
+    """Stop ``ctx.map``'s worker pool: a child process waits for its children at exit,
+    and idle loky workers would otherwise keep it alive for minutes."""
+    import sys
+
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(module, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
+
+
 def _child_main(task: StepTask, events: Any) -> None:
     """Entry point of the child process: run one attempt and send the result back."""
-    result = run_attempt(task, events.put)
+    try:
+        result = run_attempt(task, events.put)
+    finally:
+        _shutdown_loky()
     events.put(("done", result))
 
 
@@ -270,6 +284,9 @@ def run_attempt_in_process(task: StepTask, emit: Emit) -> AttemptResult:
                 emit(event)
         return result
     finally:
+        if result is not None:
+            # Let the child exit on its own so its worker pools clean up after themselves.
+            proc.join(30)
         if proc.is_alive():
             proc.terminate()
             proc.join(5)

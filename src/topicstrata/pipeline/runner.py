@@ -336,7 +336,8 @@ class _Runner:
             error=error,
             **fields,
         )
-        logger.error("step %r failed: %s", step.name, error)
+        # INFO, not ERROR: the failure reaches the caller as RunFailedError (and the hooks).
+        logger.info("step %r failed: %s", step.name, error)
         self._hook("on_step_end", step.name, "failed", ended - started, False, error)
 
     def _skip(self, step: Step, reason: str) -> None:
