@@ -1,0 +1,335 @@
+"""``tune``: an Optuna study over the search space, scored by cross-validated loss.
+
+The study lives in an Optuna storage (SQLite under ``.strata/`` by default) and
+is opened with ``load_if_exists=True``, so rerunning the same command resumes
+it: trial numbers continue and the sampler sees every earlier trial. ``trials``
+is the number of *new* trials per call, as in ``Study.optimize``.
+
+Trials run in Optuna's threads (``n_jobs``): the folds of a trial are fitted
+one after another, and numpy, BLAS and numba release the GIL for most of a fit.
+Processes would copy the embedding matrix into every worker and pay UMAP's
+compilation again in each, which costs more than it saves on samples of ~10k.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from topicstrata._progress import ProgressCallback, null_progress
+from topicstrata.config import StrataConfig
+from topicstrata.errors import ConfigError, ModelError, TopicStrataError
+from topicstrata.tune.cv import CVResult, Folds, cross_validate, make_folds
+from topicstrata.tune.data import TuneData
+from topicstrata.tune.loss import LossWeights
+from topicstrata.tune.space import SearchSpace, default_space, suggest_config
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_STORAGE", "TuneResult", "TuneSettings", "make_sampler", "open_study", "tune"]
+
+DEFAULT_STORAGE = "sqlite:///.strata/optuna.db"
+RANKING_ATTR = "embedding_ranking"
+WINNER_ATTR = "embedding_winner"
+
+
+class TuneSettings(BaseModel):
+    """How to search; the ``tune:`` section of a config file (CLI flags override it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trials: int = Field(30, ge=1)
+    timeout: float | None = Field(None, gt=0)
+    sampler: Literal["tpe", "gp", "random"] = "tpe"
+    folds: int = Field(3, ge=2)
+    sample: int | None = Field(10_000, ge=20)
+    seed: int = 0
+    storage: str = DEFAULT_STORAGE
+    study_name: str | None = None
+    n_jobs: int = Field(1, ge=1)
+    probe_share: float = Field(0.1, ge=0, lt=0.5)
+    pruning: bool = True
+    weights: LossWeights = Field(default_factory=LossWeights)
+    space: SearchSpace | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "tune") -> TuneSettings:
+        try:
+            return cls.model_validate(data or {})
+        except (ValidationError, ConfigError) as exc:
+            raise ConfigError(f"{source}: invalid tune settings: {exc}") from None
+
+
+@dataclass
+class TuneResult:
+    """The outcome of a study: best config and loss, embedding ranking, the study itself."""
+
+    study: optuna.Study
+    best_config: StrataConfig
+    best_loss: float
+    best_scores: dict[str, float]
+    ranking: list[dict[str, Any]]
+    winner: str
+    space: SearchSpace
+    settings: TuneSettings
+    n_new_trials: int
+    wall_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.study.trials)
+
+
+def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
+    """TPE (default), Gaussian-process or random sampler, seeded."""
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if kind == "gp":
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.GPSampler(seed=seed)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise ConfigError(f"unknown sampler {kind!r}; use tpe, gp or random.")
+
+
+def open_study(settings: TuneSettings, study_name: str) -> optuna.Study:
+    """Create or resume the study; the sampler's seed moves on with the trial count.
+
+    Reseeding with ``seed + n_existing`` keeps a resumed study reproducible
+    without replaying the random start-up draws of the first session.
+    """
+    url = settings.storage
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # Heartbeats mark trials of a killed process as failed; Optuna flags them experimental.
+        warnings.filterwarnings(
+            "ignore", category=optuna.exceptions.ExperimentalWarning, message=".*heartbeat.*"
+        )
+        warnings.filterwarnings(
+            "ignore", category=optuna.exceptions.ExperimentalWarning, message=".*grace_period.*"
+        )
+        storage = optuna.storages.RDBStorage(
+            url,
+            engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
+            heartbeat_interval=60,
+            grace_period=180,
+        )
+    pruner: optuna.pruners.BasePruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+        if settings.pruning
+        else optuna.pruners.NopPruner()
+    )
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction="minimize",
+        load_if_exists=True,
+        sampler=make_sampler(settings.sampler, settings.seed),
+        pruner=pruner,
+    )
+    existing = len(study.trials)
+    if existing:
+        logger.info("resuming study %s with %d trials", study_name, existing)
+        study.sampler = make_sampler(settings.sampler, settings.seed + existing)
+    return study
+
+
+def default_study_name(data: TuneData, base: StrataConfig, settings: TuneSettings) -> str:
+    """``tune-<hash>`` of the records, base config, space, weights and CV setup.
+
+    The same command on the same data finds its study again; a change that would
+    make old trials incomparable (another space, weights, folds) starts a new one.
+    """
+    digest = hashlib.sha256()
+    for i in data.ids:
+        digest.update(i.encode() + b"\0")
+    key = {
+        "base": base.model_dump(mode="json"),
+        "settings": settings.model_dump(
+            mode="json", exclude={"trials", "timeout", "n_jobs", "storage", "study_name"}
+        ),
+        "labels": sorted(data.labels),
+    }
+    digest.update(json.dumps(key, sort_keys=True, default=str).encode())
+    return f"tune-{digest.hexdigest()[:12]}"
+
+
+def tune(
+    data: TuneData,
+    base: StrataConfig | None = None,
+    settings: TuneSettings | None = None,
+    progress: ProgressCallback = null_progress,
+) -> TuneResult:
+    """Search the space for the config with the lowest cross-validated loss."""
+    base = base or StrataConfig()
+    settings = settings or TuneSettings()
+    space = settings.space or default_space(base)
+    embedders = list(dict.fromkeys(space.embedders)) or [base.embed.backend]
+    started = time.perf_counter()
+    folds = make_folds(len(data), settings.folds, settings.seed, settings.probe_share)
+    name = settings.study_name or default_study_name(data, base, settings)
+    study = open_study(settings, name)
+    study.set_user_attr("labels", sorted(data.labels))
+    study.set_user_attr("n_records", len(data))
+
+    ranking = _rank_embedders(study, data, base, embedders, folds, settings, progress)
+    finite = (r["backend"] for r in ranking if math.isfinite(r["loss"]))
+    winner = embedders[0] if len(embedders) == 1 else next(finite, None)
+    if winner is None:
+        raise ModelError(
+            "no embedding backend could be scored: "
+            + "; ".join(f"{r['backend']}: {r.get('error', 'failed')}" for r in ranking)
+        )
+    fixed = winner if space.embedder_selection == "rank" or len(embedders) == 1 else None
+    if fixed is not None:
+        space = space.model_copy(update={"embedder_selection": "rank"})
+
+    done = 0
+
+    def objective(trial: optuna.Trial) -> float:
+        config = suggest_config(trial, space, base, embedder=fixed)
+        backend = config.embed.backend
+        trial.set_user_attr("embedder", backend)
+        X = data.embedding(backend)
+
+        def report(fold: int, running: float) -> None:
+            trial.report(running, step=fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"fold {fold}: running loss {running:.4f}")
+
+        cv = cross_validate(
+            X, data.keyword_texts, data.ids, config.ensemble, folds, settings.weights,
+            data.labels or None, on_fold=report,
+        )  # fmt: skip
+        for key, value in cv.summary().items():
+            trial.set_user_attr(key, value)
+        return cv.loss
+
+    def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        nonlocal done
+        done += 1
+        progress("trials", done, settings.trials)
+        logger.info("trial %d %s: %s", trial.number, trial.state.name, trial.value)
+
+    progress("trials", 0, settings.trials)
+    study.optimize(
+        objective,
+        n_trials=settings.trials,
+        timeout=settings.timeout,
+        n_jobs=settings.n_jobs,
+        catch=(TopicStrataError,),
+        callbacks=[after_trial],
+    )
+    completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
+    if not completed:
+        raise ModelError(
+            f"study {name}: no trial completed (see the failed trials in {settings.storage}); "
+            "widen the search space or give more records."
+        )
+    best = study.best_trial
+    best_embedder = str(best.user_attrs.get("embedder", fixed or base.embed.backend))
+    best_config = suggest_config(
+        optuna.trial.FixedTrial(best.params), space, base, embedder=best_embedder
+    )
+    if len(embedders) > 1 and space.embedder_selection == "search":
+        search_ranking = _search_ranking(completed, embedders)
+        study.set_user_attr("embedding_ranking_search", _jsonable(search_ranking))
+        ranking = search_ranking
+        winner = best_embedder
+    study.set_user_attr(WINNER_ATTR, winner)
+    scores = {k: float(v) for k, v in best.user_attrs.items() if isinstance(v, int | float)}
+    return TuneResult(
+        study=study,
+        best_config=best_config,
+        best_loss=float(best.value if best.value is not None else math.inf),
+        best_scores=scores,
+        ranking=ranking,
+        winner=winner,
+        space=space,
+        settings=settings,
+        n_new_trials=done,
+        wall_s=time.perf_counter() - started,
+    )
+
+
+def _rank_embedders(
+    study: optuna.Study,
+    data: TuneData,
+    base: StrataConfig,
+    embedders: list[str],
+    folds: Folds,
+    settings: TuneSettings,
+    progress: ProgressCallback,
+) -> list[dict[str, Any]]:
+    """Cross-validated loss of the base ensemble with each backend, best first.
+
+    Stored in the study's user attributes, so a resumed study does not redo it.
+    """
+    stored = study.user_attrs.get(RANKING_ATTR)
+    if stored and {r["backend"] for r in stored} == set(embedders):
+        return [{**r, "loss": math.inf if r["loss"] is None else r["loss"]} for r in stored]
+    rows: list[dict[str, Any]] = []
+    if len(embedders) == 1:
+        rows.append({"backend": embedders[0], "loss": math.nan, "note": "only candidate"})
+    for i, backend in enumerate(embedders if len(embedders) > 1 else []):
+        progress("embedders", i, len(embedders))
+        started = time.perf_counter()
+        try:
+            X = data.embedding(backend)
+            cv: CVResult = cross_validate(
+                X, data.keyword_texts, data.ids, base.ensemble, folds, settings.weights,
+                data.labels or None,
+            )  # fmt: skip
+        except (TopicStrataError, OSError, ImportError) as exc:
+            logger.warning("embedder %s could not be scored: %s", backend, exc)
+            rows.append({"backend": backend, "loss": math.inf, "error": str(exc)})
+            continue
+        row = {"backend": backend, **cv.summary(), "seconds": time.perf_counter() - started}
+        logger.info("embedder %s: loss %.4f", backend, cv.loss)
+        rows.append(row)
+    progress("embedders", len(embedders), len(embedders))
+    rows.sort(key=lambda r: r["loss"])
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    study.set_user_attr(RANKING_ATTR, _jsonable(rows))
+    return rows
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """JSON has no infinity: a backend that could not be scored gets loss None."""
+    return [{**r, "loss": r["loss"] if math.isfinite(r["loss"]) else None} for r in rows]
+
+
+def _search_ranking(
+    completed: list[optuna.trial.FrozenTrial], embedders: list[str]
+) -> list[dict[str, Any]]:
+    """Best trial loss per backend when the backend was a search dimension."""
+    rows: list[dict[str, Any]] = []
+    for backend in embedders:
+        values = [
+            t.value
+            for t in completed
+            if t.user_attrs.get("embedder") == backend and t.value is not None
+        ]
+        rows.append(
+            {
+                "backend": backend,
+                "loss": min(values) if values else math.inf,
+                "trials": len(values),
+            }
+        )
+    rows.sort(key=lambda r: r["loss"])
+    return [{**r, "rank": i} for i, r in enumerate(rows, start=1)]

@@ -1,0 +1,108 @@
+"""The loss on hand-made assignments: each term moves the way docs/tuning.md says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from topicstrata.tune.loss import (
+    LossWeights,
+    combine,
+    fold_loss,
+    score_assignments,
+    size_balance,
+    stability_score,
+)
+
+VOCAB = {
+    "a": "invoice billing payment refund ledger tax",
+    "b": "router firewall network vpn switch latency",
+    "c": "campaign email marketing lead funnel webinar",
+}
+
+
+def corpus(per_group: int = 30):
+    rng = np.random.default_rng(0)
+    truth, tokens = [], []
+    for group, words in VOCAB.items():
+        vocab = words.split()
+        for _ in range(per_group):
+            truth.append(group)
+            tokens.append(list(rng.choice(vocab, size=4, replace=False)))
+    return np.array(truth), tokens
+
+
+def test_perfect_split_beats_merged_topics():
+    truth, tokens = corpus()
+    perfect = score_assignments(
+        truth, [VOCAB[g].split() for g in VOCAB], [3], tokens, {"l1": list(truth)}
+    )
+    merged_words = [" ".join(VOCAB.values()).split()[::3]]  # one topic mixing every group
+    merged = score_assignments(
+        np.full(len(truth), "a"), merged_words, [1], tokens, {"l1": list(truth)}
+    )
+    weights = LossWeights()
+    assert perfect.coherence > merged.coherence
+    assert perfect.balance == pytest.approx(1.0)
+    assert merged.balance == 0.0
+    assert perfect.labels == pytest.approx(1.0) and merged.labels == pytest.approx(0.0)
+    assert fold_loss(perfect, weights) < fold_loss(merged, weights)
+
+
+def test_one_giant_topic_is_penalized():
+    even = np.repeat(["0", "1", "2", "3"], 25)
+    giant = np.array(["0"] * 94 + ["1", "1", "2", "2", "3", "3"])
+    assert size_balance(even, 1, [4]) == pytest.approx(1.0)
+    assert size_balance(giant, 1, [4]) < 0.25
+    # Topics the model has but that got no held-out record count as empty.
+    assert size_balance(np.repeat(["0", "1"], 50), 1, [4]) == pytest.approx(0.5)
+    _, tokens = corpus()
+    words = [VOCAB[g].split() for g in VOCAB]
+    tokens = tokens[:100]
+    scores_even = score_assignments(even, words, [4], tokens)
+    scores_giant = score_assignments(giant, words, [4], tokens)
+    assert fold_loss(scores_giant, LossWeights()) > fold_loss(scores_even, LossWeights())
+
+
+def test_many_tiny_topics_are_penalized():
+    tail = np.array(["0"] * 50 + [str(i) for i in range(1, 51)])
+    assert size_balance(tail, 1, [51]) < size_balance(np.repeat(["0", "1"], 50), 1, [2])
+
+
+def test_labels_term_only_when_labels_are_given():
+    truth, tokens = corpus()
+    words = [VOCAB[g].split() for g in VOCAB]
+    without = score_assignments(truth, words, [3], tokens)
+    assert without.labels is None and "labels" not in without.as_dict()
+    heavy = LossWeights(labels=100.0)
+    assert fold_loss(without, heavy) == fold_loss(without, LossWeights(labels=0.0))
+    with_labels = score_assignments(truth, words, [3], tokens, {"l1": list(truth)})
+    assert fold_loss(with_labels, heavy) < fold_loss(without, heavy) - 99
+
+
+def test_outliers_raise_the_loss():
+    truth, tokens = corpus()
+    words = [VOCAB[g].split() for g in VOCAB]
+    clean = score_assignments(truth, words, [3], tokens)
+    dirty_paths = truth.copy().astype(object)
+    dirty_paths[::3] = "-1"
+    dirty = score_assignments(dirty_paths.astype(str), words, [3], tokens)
+    assert dirty.outliers == pytest.approx(1 / 3)
+    assert fold_loss(dirty, LossWeights()) > fold_loss(clean, LossWeights())
+
+
+def test_stability_is_ari_over_fold_pairs_and_levels():
+    a = np.array(["1.1", "1.2", "2.1", "2.2"] * 10)
+    relabelled = np.array(["7.3", "7.4", "5.0", "5.1"] * 10)
+    assert stability_score([a, relabelled, a], 2) == pytest.approx(1.0)
+    shuffled = np.random.default_rng(0).permutation(np.repeat(["1", "2", "3", "4"], 100))
+    assert stability_score([np.repeat(["1", "2", "3", "4"], 100), shuffled], 1) < 0.05
+    assert stability_score([a], 2) == 0.0
+
+
+def test_combine_subtracts_weighted_stability():
+    truth, tokens = corpus()
+    scores = score_assignments(truth, [VOCAB[g].split() for g in VOCAB], [3], tokens)
+    w = LossWeights(stability=2.0)
+    assert combine([scores, scores], 0.5, w) == pytest.approx(fold_loss(scores, w) - 1.0)
+    assert combine([], 1.0, w) == float("inf")

@@ -1,0 +1,69 @@
+"""The study: resume after an interruption, embedding ranking, samplers."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+from topicstrata.tune import TuneSettings, tune, write_outputs
+
+
+def settings(tmp_path, space, **kw):
+    base = {"trials": 3, "folds": 2, "storage": f"sqlite:///{tmp_path}/optuna.db", "seed": 0}
+    return TuneSettings(space=space, **(base | kw))
+
+
+def test_interrupted_study_resumes_and_numbering_continues(tmp_path, tune_data, base_config, space):
+    first = tune(tune_data, base_config, settings(tmp_path, space, study_name="resume"))
+    assert [t.number for t in first.study.trials] == [0, 1, 2]
+    # "Interrupt": a new process opens the same storage and study name.
+    again = tune(tune_data, base_config, settings(tmp_path, space, study_name="resume"))
+    numbers = [t.number for t in again.study.trials]
+    assert numbers == [0, 1, 2, 3, 4, 5] and again.n_new_trials == 3
+    stored = optuna.load_study(study_name="resume", storage=f"sqlite:///{tmp_path}/optuna.db")
+    assert len(stored.trials) == 6
+    # The reseeded sampler does not replay the first session's start-up draws.
+    params = [tuple(sorted(t.params.items())) for t in stored.trials]
+    assert params[3:] != params[:3]
+
+
+def test_default_study_name_finds_the_same_study(tmp_path, tune_data, base_config, space):
+    a = tune(tune_data, base_config, settings(tmp_path, space, trials=1))
+    b = tune(tune_data, base_config, settings(tmp_path, space, trials=1))
+    assert a.study.study_name == b.study.study_name and len(b.study.trials) == 2
+    c = tune(tune_data, base_config, settings(tmp_path, space, trials=1, folds=3))
+    assert c.study.study_name != a.study.study_name
+
+
+def test_embedding_ranking_is_recorded(tmp_path, tune_data, base_config, space):
+    ranked = space.model_copy(update={"embedders": ["static", "tfidf-svd"]})
+    result = tune(tune_data, base_config, settings(tmp_path, ranked, trials=2))
+    assert result.winner == "tfidf-svd"  # 'static' is noise in this fixture
+    assert [r["backend"] for r in result.ranking] == ["tfidf-svd", "static"]
+    assert result.ranking[0]["loss"] < result.ranking[1]["loss"]
+    attrs = result.study.user_attrs
+    assert attrs["embedding_winner"] == "tfidf-svd"
+    assert [r["backend"] for r in attrs["embedding_ranking"]] == ["tfidf-svd", "static"]
+    assert result.best_config.embed.backend == "tfidf-svd"
+    assert all(t.user_attrs["embedder"] == "tfidf-svd" for t in result.study.trials)
+    files = write_outputs(result, tmp_path / "out")
+    recorded = json.loads(files["embedders"].read_text())
+    assert recorded["winner"] == "tfidf-svd" and len(recorded["ranking"]) == 2
+
+
+def test_embedder_as_a_search_dimension(tmp_path, tune_data, base_config, space):
+    searched = space.model_copy(
+        update={"embedders": ["static", "tfidf-svd"], "embedder_selection": "search"}
+    )
+    result = tune(tune_data, base_config, settings(tmp_path, searched, trials=4, sampler="random"))
+    assert {t.params["embedder"] for t in result.study.trials} <= {"static", "tfidf-svd"}
+    assert "embedding_ranking_search" in result.study.user_attrs
+    assert result.best_config.embed.backend == result.winner
+
+
+@pytest.mark.parametrize("sampler", ["gp", "random"])
+def test_other_samplers_run(tmp_path, tune_data, base_config, space, sampler):
+    result = tune(tune_data, base_config, settings(tmp_path, space, trials=2, sampler=sampler))
+    assert len(result.study.trials) == 2 and result.best_loss < 0
