@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from topicstrata.ensemble.config import EnsembleConfig
 from topicstrata.ensemble.fit import GroupFit, child_path, fit_group
 from topicstrata.ensemble.flags import wants_split
 from topicstrata.ensemble.tree import TopicTree
-from topicstrata.errors import InputError, ModelError
+from topicstrata.errors import ConfigError, InputError, ModelError
 from topicstrata.layers import LayerModel
 from topicstrata.mapping import (
     OUTLIER,
@@ -38,12 +38,16 @@ from topicstrata.mapping import (
     match_rules,
     path_level,
     resolve,
+    validate_mapping,
 )
 
 logger = logging.getLogger(__name__)
 
 #: ``review(layer, mapping)`` may return an edited mapping, or None to approve as is.
 ReviewCallback = Callable[[int, Mapping], Mapping | None]
+
+#: ``map_fn(func, {key: kwargs}) -> {key: func(**kwargs)}``: how per-topic fits run.
+MapFn = Callable[[Callable[..., Any], dict[str, dict[str, Any]]], dict[str, Any]]
 
 ROOT = ""
 
@@ -64,119 +68,169 @@ class Ensemble:
         mapping: Mapping | None = None,
         review: ReviewCallback | None = None,
         progress: ProgressCallback = null_progress,
+        map_fn: MapFn | None = None,
     ) -> Self:
-        """Fit every layer; ``texts`` feed the mapping's phrase rules."""
-        cfg = self.config if self.config is not None else EnsembleConfig()
-        X = np.ascontiguousarray(embeddings, dtype=np.float32)
-        n = len(X)
-        ids = [str(i) for i in (ids if ids is not None else range(n))]
-        kw = list(keyword_texts)
-        _check_lengths(n, embeddings=n, keyword_texts=len(kw), ids=len(ids))
-        if texts is not None:
-            _check_lengths(n, texts=len(texts))
-        text_list = list(texts) if texts is not None else None
-        rule_index = np.full(n, -1, dtype=np.intp)
-        if n < 2:
-            raise InputError(f"only {n} records to cluster; give at least 2.")
-        free = np.arange(n)
+        """Fit every layer; ``texts`` feed the mapping's phrase rules.
 
-        tree = TopicTree()
-        models: dict[str, LayerModel] = {}
-        paths = np.full(n, OUTLIER, dtype=object)
-        confidence = np.ones(n, dtype=np.float32)
-        mappings: list[Mapping] = []
-        current = mapping
-        n_layers = len(cfg.layers)
+        The same as ``begin``, then ``fit_layer`` / ``accept_mapping`` per layer
+        (with ``review`` in between), then ``finish``: the pipeline calls those
+        steps one by one so a person can review each layer's mapping.
+        """
+        self.begin(embeddings, keyword_texts, ids, texts, mapping)
+        n_layers = len(self.config_.layers)
         for layer_no in range(1, n_layers + 1):
             progress("layers", layer_no - 1, n_layers)
-            jobs: list[tuple[str | None, NDArray[np.intp]]]
-            if layer_no == 1:
-                jobs = [(None, free)]
-            else:
-                jobs = self._split_jobs(current, layer_no, paths, free, cfg)
-            for result, rows in self._run_jobs(jobs, X, kw, ids, cfg, layer_no):
-                models[result.parent or ROOT] = result.model
-                for node in result.nodes:
-                    tree.add(node)
-                paths[rows] = [child_path(result.parent, int(c)) for c in result.labels]
-                confidence[rows] *= result.model.confidence(X[rows], result.labels)
-            split_now = {
-                node.path
-                for node in tree.at_level(layer_no)
-                if layer_no < n_layers and wants_split(node, cfg.split)
-            }
-            current = generate_mapping(
-                _summaries(tree),
-                version=layer_no,
-                layer=layer_no,
-                previous=_overlay(mapping, current),
-                default_split=split_now,
-            )
-            if review is not None:
-                current = review(layer_no, current) or current
-            mappings.append(current)
-            paths = apply_mapping(paths, current)[0]
-            rule_index = _apply_rules_at(paths, text_list, current, layer_no)
+            draft = self.fit_layer(layer_no, embeddings, keyword_texts, map_fn=map_fn)
+            reviewed = review(layer_no, draft) if review is not None else None
+            self.accept_mapping(reviewed or draft, texts)
         progress("layers", n_layers, n_layers)
+        return self.finish()
 
+    def begin(
+        self,
+        embeddings: ArrayLike,
+        keyword_texts: Sequence[str],
+        ids: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
+        mapping: Mapping | None = None,
+    ) -> Self:
+        """Start a fit: check the inputs and reset the learned state."""
+        cfg = self.config if self.config is not None else EnsembleConfig()
+        n = len(embeddings)  # type: ignore[arg-type]
+        ids = [str(i) for i in (ids if ids is not None else range(n))]
+        _check_lengths(n, keyword_texts=len(keyword_texts), ids=len(ids))
+        if texts is not None:
+            _check_lengths(n, texts=len(texts))
+        if n < 2:
+            raise InputError(f"only {n} records to cluster; give at least 2.")
         self.config_ = cfg
-        self.tree_ = tree
-        self.models_ = models
-        self.mappings_ = mappings
+        self.given_mapping_ = mapping
         self.ids_ = ids
-        self.assignments_ = self._assignments(ids, paths, confidence, rule_index)
+        self.tree_ = TopicTree()
+        self.models_ = {}
+        self.mappings_ = []
+        self.paths_ = np.full(n, OUTLIER, dtype=object)
+        self.confidence_ = np.ones(n, dtype=np.float32)
+        self.rule_index_ = np.full(n, -1, dtype=np.intp)
+        self.layers_fitted_ = 0
         return self
 
-    def _split_jobs(
+    def fit_layer(
         self,
-        mapping: Mapping | None,
         layer_no: int,
-        paths: NDArray[np.object_],
-        free: NDArray[np.intp],
-        cfg: EnsembleConfig,
+        embeddings: ArrayLike,
+        keyword_texts: Sequence[str],
+        map_fn: MapFn | None = None,
+    ) -> Mapping:
+        """Fit layer ``layer_no`` (topics the last mapping marks split); return a draft mapping.
+
+        ``map_fn(func, {key: kwargs})`` runs the per-topic fits; the default runs
+        them in local processes. The pipeline passes its cached fan-out instead.
+        """
+        if not hasattr(self, "mappings_") or len(self.mappings_) != layer_no - 1:
+            done = len(getattr(self, "mappings_", []))
+            raise ModelError(
+                f"cannot fit layer {layer_no}: {done} layer(s) accepted so far; call begin(), "
+                "then fit_layer() and accept_mapping() for each layer in order."
+            )
+        cfg = self.config_
+        if not 1 <= layer_no <= len(cfg.layers):
+            raise ConfigError(f"layer {layer_no} is not configured ({len(cfg.layers)} layers).")
+        X = np.ascontiguousarray(embeddings, dtype=np.float32)
+        _check_lengths(len(self.paths_), embeddings=len(X), keyword_texts=len(keyword_texts))
+        kw = list(keyword_texts)
+        if layer_no == 1:
+            jobs: list[tuple[str | None, NDArray[np.intp]]] = [(None, np.arange(len(X)))]
+        else:
+            jobs = self._split_jobs(self.mappings_[-1], layer_no, cfg)
+        layer = cfg.layers[layer_no - 1]
+        items = {
+            (parent or ROOT): {
+                "parent": parent,
+                "embeddings": X[rows],
+                "keyword_texts": [kw[i] for i in rows],
+                "ids": [self.ids_[i] for i in rows],
+                "layer": layer,
+                "representation": cfg.representation,
+                "split_rule": cfg.split,
+                "random_state": cfg.random_state,
+            }
+            for parent, rows in jobs
+        }
+        total_rows = sum(len(rows) for _, rows in jobs)
+        results = (map_fn or self._local_map(total_rows))(fit_group, items)
+        for parent, rows in jobs:
+            result: GroupFit = results[parent or ROOT]
+            self.models_[parent or ROOT] = result.model
+            for node in result.nodes:
+                self.tree_.add(node)
+            self.paths_[rows] = [child_path(parent, int(c)) for c in result.labels]
+            self.confidence_[rows] *= result.model.confidence(X[rows], result.labels)
+        self.layers_fitted_ = layer_no
+        split_now = {
+            node.path
+            for node in self.tree_.at_level(layer_no)
+            if layer_no < len(cfg.layers) and wants_split(node, cfg.split)
+        }
+        previous = self.mappings_[-1] if self.mappings_ else None
+        return generate_mapping(
+            _summaries(self.tree_),
+            version=layer_no,
+            layer=layer_no,
+            previous=_overlay(self.given_mapping_, previous),
+            default_split=split_now,
+        )
+
+    def accept_mapping(self, mapping: Mapping, texts: Sequence[str] | None = None) -> Self:
+        """Apply the reviewed mapping of the layer just fitted (merges, drops, rules)."""
+        layer_no = len(self.mappings_) + 1
+        if self.layers_fitted_ < layer_no:
+            raise ModelError(f"layer {layer_no} has not been fitted; call fit_layer() first.")
+        validate_mapping(mapping, known_paths=set(self.tree_.nodes), source=f"mapping v{layer_no}")
+        if texts is not None:
+            _check_lengths(len(self.paths_), texts=len(texts))
+        self.mappings_.append(mapping)
+        self.paths_ = apply_mapping(self.paths_, mapping)[0]
+        text_list = list(texts) if texts is not None else None
+        self.rule_index_ = _apply_rules_at(self.paths_, text_list, mapping, layer_no)
+        return self
+
+    def finish(self) -> Self:
+        """Compute the final assignments once every layer is accepted."""
+        if not getattr(self, "mappings_", None):
+            raise ModelError("no layer accepted yet; fit_layer() and accept_mapping() first.")
+        self.assignments_ = self._assignments(
+            self.ids_, self.paths_, self.confidence_, self.rule_index_
+        )
+        return self
+
+    def _local_map(self, total_rows: int) -> MapFn:
+        cfg = self.config_
+
+        def run(func: Callable[..., Any], items: dict[str, dict[str, Any]]) -> dict[str, Any]:
+            if len(items) > 1 and cfg.n_jobs != 1 and total_rows >= cfg.parallel_min_rows:
+                logger.info("fitting %d topics in parallel processes", len(items))
+                values = Parallel(n_jobs=cfg.n_jobs)(
+                    delayed(func)(**kwargs) for kwargs in items.values()
+                )
+            else:
+                values = [func(**kwargs) for kwargs in items.values()]
+            return dict(zip(items, values, strict=True))
+
+        return run
+
+    def _split_jobs(
+        self, mapping: Mapping, layer_no: int, cfg: EnsembleConfig
     ) -> list[tuple[str | None, NDArray[np.intp]]]:
-        assert mapping is not None
         layer = cfg.layers[layer_no - 1]
         jobs: list[tuple[str | None, NDArray[np.intp]]] = []
-        free_paths = paths[free]
         for parent in mapping.paths_to_split(layer_no - 1):
-            rows = free[free_paths == parent]
+            rows = np.flatnonzero(self.paths_ == parent)
             if len(rows) < max(cfg.split.min_size, layer.k_range[0] + 1):
                 logger.info("not splitting %s: only %d records", parent, len(rows))
                 continue
             jobs.append((parent, rows))
         return jobs
-
-    def _run_jobs(
-        self,
-        jobs: list[tuple[str | None, NDArray[np.intp]]],
-        X: NDArray[np.float32],
-        kw: list[str],
-        ids: list[str],
-        cfg: EnsembleConfig,
-        layer_no: int,
-    ) -> list[tuple[GroupFit, NDArray[np.intp]]]:
-        layer = cfg.layers[layer_no - 1]
-        calls = [
-            (
-                parent,
-                X[rows],
-                [kw[i] for i in rows],
-                [ids[i] for i in rows],
-                layer,
-                cfg.representation,
-                cfg.split,
-                cfg.random_state,
-            )
-            for parent, rows in jobs
-        ]
-        total_rows = sum(len(rows) for _, rows in jobs)
-        if len(jobs) > 1 and cfg.n_jobs != 1 and total_rows >= cfg.parallel_min_rows:
-            logger.info("fitting %d topics in parallel processes", len(jobs))
-            results = Parallel(n_jobs=cfg.n_jobs)(delayed(fit_group)(*args) for args in calls)
-        else:
-            results = [fit_group(*args) for args in calls]
-        return [(res, rows) for res, (_, rows) in zip(results, jobs, strict=True)]
 
     # -------------------------------------------------------------- predict
     def predict(self, embeddings: ArrayLike, texts: Sequence[str] | None = None) -> pd.DataFrame:
@@ -277,6 +331,11 @@ class Ensemble:
     models_: dict[str, LayerModel]
     mappings_: list[Mapping]
     ids_: list[str]
+    given_mapping_: Mapping | None
+    paths_: NDArray[np.object_]
+    confidence_: NDArray[np.float32]
+    rule_index_: NDArray[np.intp]
+    layers_fitted_: int
     assignments_: pd.DataFrame
 
 
