@@ -26,8 +26,8 @@ def space() -> SearchSpace:
 
 @pytest.fixture(scope="session")
 def tune_data() -> TuneData:
-    """400 records, precomputed 'tfidf-svd' and a noise 'static' backend."""
-    frame = make_opportunities(400, seed=0)
+    """300 records, precomputed 'tfidf-svd' and a noise 'static' backend."""
+    frame = make_opportunities(300, seed=0)
     texts = record_texts(frame)
     keywords = [" ".join(re.findall(r"[a-z]{3,}", t.lower())) for t in texts]
     good = TfidfSvdEmbedder(n_components=32).fit(texts).encode(texts)

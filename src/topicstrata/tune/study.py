@@ -59,6 +59,8 @@ class TuneSettings(BaseModel):
     n_jobs: int = Field(1, ge=1)
     probe_share: float = Field(0.1, ge=0, lt=0.5)
     pruning: bool = True
+    #: Random trials before TPE models the results (None: a third of ``trials``, 3 to 10).
+    startup_trials: int | None = Field(None, ge=1)
     weights: LossWeights = Field(default_factory=LossWeights)
     space: SearchSpace | None = None
 
@@ -91,14 +93,18 @@ class TuneResult:
         return len(self.study.trials)
 
 
-def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
-    """TPE (default), Gaussian-process or random sampler, seeded."""
+def make_sampler(kind: str, seed: int, startup: int = 10) -> optuna.samplers.BaseSampler:
+    """TPE (default), Gaussian-process or random sampler, seeded.
+
+    ``startup`` random trials come before TPE and GP model the results. Optuna's
+    default of 10 would leave a 10-trial study entirely random.
+    """
     if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
     if kind == "gp":
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.GPSampler(seed=seed)
+            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise ConfigError(f"unknown sampler {kind!r}; use tpe, gp or random.")
@@ -132,18 +138,19 @@ def open_study(settings: TuneSettings, study_name: str) -> optuna.Study:
         if settings.pruning
         else optuna.pruners.NopPruner()
     )
+    startup = settings.startup_trials or min(10, max(3, settings.trials // 3))
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
         direction="minimize",
         load_if_exists=True,
-        sampler=make_sampler(settings.sampler, settings.seed),
+        sampler=make_sampler(settings.sampler, settings.seed, startup),
         pruner=pruner,
     )
     existing = len(study.trials)
     if existing:
         logger.info("resuming study %s with %d trials", study_name, existing)
-        study.sampler = make_sampler(settings.sampler, settings.seed + existing)
+        study.sampler = make_sampler(settings.sampler, settings.seed + existing, startup)
     return study
 
 
@@ -159,7 +166,8 @@ def default_study_name(data: TuneData, base: StrataConfig, settings: TuneSetting
     key = {
         "base": base.model_dump(mode="json"),
         "settings": settings.model_dump(
-            mode="json", exclude={"trials", "timeout", "n_jobs", "storage", "study_name"}
+            mode="json",
+            exclude={"trials", "timeout", "n_jobs", "storage", "study_name", "startup_trials"},
         ),
         "labels": sorted(data.labels),
     }
