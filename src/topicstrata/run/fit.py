@@ -96,7 +96,8 @@ def run_fit(
     )
     files = write_run(
         run_dir,
-        ingest_result=ingested,
+        table=table,
+        report=ingested.report,
         ensemble=ensemble,
         predictor=predictor,
         metrics=metrics,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from topicstrata.ensemble import Ensemble
 from topicstrata.ensemble.predictor import TopicPredictor
-from topicstrata.io import IngestResult, write_table
+from topicstrata.io import RowReport, write_table
 from topicstrata.io.schema import ANNUALIZED_REVENUE, ID, INDUSTRY
 from topicstrata.mapping import dump_mapping, path_sort_key
 
@@ -85,7 +85,8 @@ def hierarchy(ensemble: Ensemble, assignments: pd.DataFrame) -> dict[str, Any]:
 def write_run(
     run_dir: str | Path,
     *,
-    ingest_result: IngestResult,
+    table: pd.DataFrame,
+    report: RowReport,
     ensemble: Ensemble,
     predictor: TopicPredictor,
     metrics: dict[str, Any],
@@ -97,7 +98,6 @@ def write_run(
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    table = ingest_result.table
     assignments = assignments_frame(ensemble, table)
     topics = topics_frame(ensemble)
     written = {
@@ -110,7 +110,7 @@ def write_run(
         dump_mapping(mapping, run_dir / name)
         written[name] = run_dir / name
     written[MODEL] = predictor.save(run_dir / MODEL)
-    written.update({Path(p).name: Path(p) for p in ingest_result.report.write(run_dir)})
+    written.update({Path(p).name: Path(p) for p in report.write(run_dir)})
     written[METRICS] = write_json(run_dir / METRICS, metrics)
     # The keyword corpus (for re-evaluating coherence) and the label columns used.
     keep = [c for c in (label_cols or []) if c in table.columns]
@@ -125,7 +125,7 @@ def write_run(
     written[VIEWS] = write_table(view_frame, run_dir / VIEWS)
     texts = dict(zip(table[ID].astype(str), table["text"].astype(str), strict=True))
     html = render_report(ensemble, assignments, topics, metrics, texts)
-    report = run_dir / REPORT
-    report.write_text(html, encoding="utf-8")
-    written[REPORT] = report
+    page = run_dir / REPORT
+    page.write_text(html, encoding="utf-8")
+    written[REPORT] = page
     return written

@@ -1,0 +1,360 @@
+"""The default topic pipeline, defined with the SDK: what ``strata fit`` and
+``strata pipeline run`` execute.
+
+::
+
+    locate -> ingest -> preprocess -> embed -> layer_1 -> publish_1 -> review_1
+      -> layer_2 -> publish_2 -> review_2 -> ... -> assemble -> evaluate -> write_run
+      -> quality_gate -> register | fail
+
+Each ``layer_n`` step accepts the reviewed mapping of layer n-1 and fits layer n,
+one cached ``ctx.map`` item per topic it splits: editing one topic's mapping
+refits only that topic's subtree. ``review_n`` pauses the run (status
+``waiting``) until ``strata pipeline resume RUN --mapping FILE``, unless the
+``auto_approve`` parameter is true (``strata fit`` sets it). Copy this module
+to build your own variant.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from numpy.typing import NDArray
+
+from topicstrata.config import StrataConfig
+from topicstrata.embed import Embedder
+from topicstrata.ensemble import Ensemble
+from topicstrata.errors import InputError
+from topicstrata.io import RowReport
+from topicstrata.io.schema import EMBED_TEXT, ID, KEYWORD_TOKENS
+from topicstrata.mapping import Mapping, dump_mapping, load_mapping
+from topicstrata.pipeline.context import StepContext
+from topicstrata.pipeline.definition import Pipeline
+from topicstrata.pipeline.params import (
+    ParameterBoolean,
+    ParameterDict,
+    ParameterFloat,
+    ParameterString,
+)
+from topicstrata.pipeline.steps import (
+    CachePolicy,
+    CallbackStep,
+    ConditionStep,
+    EvaluateStep,
+    FailStep,
+    ProcessingStep,
+    RegisterModelStep,
+    Resources,
+    RetryPolicy,
+    Step,
+    TrainingStep,
+)
+from topicstrata.run import steps
+from topicstrata.run.outputs import write_run
+
+CPUS = float(os.cpu_count() or 1)
+MAX_LAYERS = 5
+
+
+# --------------------------------------------------------------------------- steps
+def locate(data: str) -> Path:
+    """The input file; a Path output is fingerprinted by content, so edits rerun ingest."""
+    path = Path(data)
+    if not path.exists():
+        raise InputError(f"{data}: no such file or folder; check the data path.")
+    return path.resolve()
+
+
+def ingest_records(data: Path, config: dict[str, Any]) -> dict[str, Any]:
+    result = steps.ingest(data, StrataConfig.from_dict(config).ingest_config())
+    return {"table": result.table, "report": result.report, "text_cols": list(result.columns.text)}
+
+
+def make_text_views(
+    table: pd.DataFrame, config: dict[str, Any], cache_dir: str, ctx: StepContext
+) -> pd.DataFrame:
+    cfg = StrataConfig.from_dict(config)
+    views = steps.make_views(
+        table, cfg.preprocess_config(), Path(cache_dir) / "preprocess", ctx.progress
+    )
+    return views.reset_index(drop=True)
+
+
+def embed_records(
+    views: pd.DataFrame, config: dict[str, Any], cache_dir: str, ctx: StepContext
+) -> dict[str, Any]:
+    cfg = StrataConfig.from_dict(config)
+    texts = views[EMBED_TEXT].tolist()
+    embedder = steps.build_embedder(cfg.embed, texts)
+    vectors = steps.embed(texts, embedder, cfg.embed, Path(cache_dir) / "embeddings", ctx.progress)
+    return {"embeddings": vectors, "embedder": embedder}
+
+
+def _reviewed(mapping: Mapping | Path | str | None) -> Mapping | None:
+    if mapping is None or isinstance(mapping, Mapping):
+        return mapping
+    return load_mapping(mapping)
+
+
+def fit_layer(
+    layer_no: int,
+    state: Ensemble | None,
+    reviewed: Mapping | Path | None,
+    embeddings: NDArray[Any],
+    views: pd.DataFrame,
+    table: pd.DataFrame,
+    config: dict[str, Any],
+    mapping: str,
+    ctx: StepContext,
+) -> dict[str, Any]:
+    """Accept the reviewed mapping of layer n-1, then fit layer n (one cached item per topic)."""
+    if state is None:
+        given = load_mapping(mapping) if mapping else None
+        state = Ensemble(StrataConfig.from_dict(config).ensemble).begin(
+            embeddings,
+            views[KEYWORD_TOKENS].tolist(),
+            table[ID].astype(str).tolist(),
+            views[EMBED_TEXT].tolist(),
+            given,
+        )
+    else:
+        accepted = _reviewed(reviewed)
+        assert accepted is not None
+        state.accept_mapping(accepted, views[EMBED_TEXT].tolist())
+
+    def map_fn(func: Any, items: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return ctx.map(func, items, task=f"layer {layer_no} topics")
+
+    draft = state.fit_layer(layer_no, embeddings, views[KEYWORD_TOKENS].tolist(), map_fn=map_fn)
+    return {"state": state, "mapping": draft}
+
+
+def publish_mapping(mapping: Mapping, output: str) -> Path:
+    """Write the draft mapping where a person can edit it (the review step points there)."""
+    path = Path(output) / f"mapping.v{mapping.version}.draft.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dump_mapping(mapping, path)
+    return path
+
+
+def assemble(state: Ensemble, reviewed: Mapping | Path, views: pd.DataFrame) -> Ensemble:
+    accepted = _reviewed(reviewed)
+    assert accepted is not None
+    return state.accept_mapping(accepted, views[EMBED_TEXT].tolist()).finish()
+
+
+def evaluate_run(
+    ensemble: Ensemble, table: pd.DataFrame, views: pd.DataFrame, labels: str
+) -> dict[str, Any]:
+    label_cols = steps.label_columns(table, [c for c in labels.split(",") if c.strip()])
+    metrics = steps.evaluate(ensemble, table, views, label_cols)
+    metrics["label_cols"] = label_cols
+    return metrics
+
+
+def write_run_directory(
+    ensemble: Ensemble,
+    table: pd.DataFrame,
+    views: pd.DataFrame,
+    report: RowReport,
+    text_cols: list[str],
+    embedder: Embedder,
+    metrics: dict[str, Any],
+    config: dict[str, Any],
+    output: str,
+) -> Path:
+    cfg = StrataConfig.from_dict(config)
+    predictor = steps.predictor_for(
+        ensemble, embedder, cfg.embed, cfg.preprocess_config(), text_cols
+    )
+    write_run(
+        output,
+        table=table,
+        report=report,
+        ensemble=ensemble,
+        predictor=predictor,
+        metrics=metrics,
+        views=views,
+        label_cols=list(metrics.get("label_cols", [])),
+    )
+    for draft in Path(output).glob("mapping.v*.draft.yaml"):
+        draft.unlink()
+    return Path(output)
+
+
+def quality_ok(metrics: dict[str, Any], min_npmi: float) -> bool:
+    """The quality gate: NPMI of the leaf topics at least ``min_npmi``."""
+    npmi = metrics.get("npmi")
+    return npmi is None or npmi >= min_npmi
+
+
+def register(run_dir: Path, model_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Log the run to MLflow and register its model (status pending); skipped without a name."""
+    if not model_name:
+        return {"registered": False}
+    from topicstrata.registry import log_run, register_model
+
+    run_id = log_run(run_dir, params=config)
+    info = register_model(run_dir, model_name, run_id=run_id)
+    return {"registered": True, "name": info.name, "version": info.version, "run_id": run_id}
+
+
+# ------------------------------------------------------------------------ pipeline
+def build_pipeline(n_layers: int = 3) -> Pipeline:
+    """The default topic pipeline with ``n_layers`` layers (and review points)."""
+    if not 1 <= n_layers <= MAX_LAYERS:
+        raise InputError(f"n_layers={n_layers}: the default pipeline supports 1..{MAX_LAYERS}.")
+    data = ParameterString("data", default="", description="Records file or Salesforce export.")
+    output = ParameterString("output", default="run", description="Run directory to write.")
+    config = ParameterDict(
+        "config", default=StrataConfig().model_dump(mode="json"), description="StrataConfig."
+    )
+    mapping = ParameterString("mapping", default="", description="Edited mapping to apply.")
+    labels = ParameterString("labels", default="", description="Label columns, coarsest first.")
+    cache_dir = ParameterString("cache_dir", default=".strata/cache", description="Text caches.")
+    auto_approve = ParameterBoolean("auto_approve", default=False, description="Skip reviews.")
+    min_npmi = ParameterFloat("min_npmi", default=-1.0, description="Quality gate on NPMI.")
+    model_name = ParameterString("model_name", default="", description="Register under name.")
+
+    where = ProcessingStep("locate", locate, {"data": data}, cache=CachePolicy(enabled=False))
+    ingest = ProcessingStep(
+        "ingest",
+        ingest_records,
+        {"data": where.output(), "config": config},
+        outputs=("table", "report", "text_cols"),
+        retry=RetryPolicy(attempts=2, backoff=1.0, exceptions=(OSError,)),
+    )
+    prep = ProcessingStep(
+        "preprocess",
+        make_text_views,
+        {"table": ingest.outputs.table, "config": config, "cache_dir": cache_dir},
+        resources=Resources(cpus=CPUS, memory="4GB"),
+        requirements=["spacy"],
+    )
+    embed = ProcessingStep(
+        "embed",
+        embed_records,
+        {"views": prep.output(), "config": config, "cache_dir": cache_dir},
+        outputs=("embeddings", "embedder"),
+        resources=Resources(cpus=CPUS, memory="4GB"),
+        requirements=["onnxruntime", "sentence_transformers"],
+    )
+    chain: list[Step] = [where, ingest, prep, embed]
+    state: Any = None
+    reviewed: Any = None
+    for layer_no in range(1, n_layers + 1):
+        layer = TrainingStep(
+            f"layer_{layer_no}",
+            fit_layer,
+            {
+                "layer_no": layer_no,
+                "state": state,
+                "reviewed": reviewed,
+                "embeddings": embed.outputs.embeddings,
+                "views": prep.output(),
+                "table": ingest.outputs.table,
+                "config": config,
+                "mapping": mapping,
+            },
+            outputs=("state", "mapping"),
+            resources=Resources(cpus=CPUS, memory="8GB"),
+            requirements=["umap"],
+        )
+        publish = ProcessingStep(
+            f"publish_{layer_no}",
+            publish_mapping,
+            {"mapping": layer.outputs.mapping, "output": output},
+            cache=CachePolicy(enabled=False),
+        )
+        # The review passes the draft Mapping itself (content-addressed) when approved,
+        # so an unchanged rerun into another output folder still hits the cache.
+        review = CallbackStep(
+            f"review_{layer_no}",
+            {"mapping": layer.outputs.mapping},
+            message=(
+                f"Review layer {layer_no}: edit mapping.v{layer_no}.draft.yaml in the run "
+                "directory, then `strata pipeline resume RUN --mapping FILE` (or resume "
+                "without --mapping to approve the draft as is)."
+            ),
+            auto_approve=auto_approve,
+            depends_on=[publish],
+        )
+        chain += [layer, publish, review]
+        state, reviewed = layer.outputs.state, review.output()
+    final = TrainingStep(
+        "assemble", assemble, {"state": state, "reviewed": reviewed, "views": prep.output()}
+    )
+    scores = EvaluateStep(
+        "evaluate",
+        evaluate_run,
+        {
+            "ensemble": final.output(),
+            "table": ingest.outputs.table,
+            "views": prep.output(),
+            "labels": labels,
+        },
+    )
+    written = ProcessingStep(
+        "write_run",
+        write_run_directory,
+        {
+            "ensemble": final.output(),
+            "table": ingest.outputs.table,
+            "views": prep.output(),
+            "report": ingest.outputs.report,
+            "text_cols": ingest.outputs.text_cols,
+            "embedder": embed.outputs.embedder,
+            "metrics": scores.output(),
+            "config": config,
+            "output": output,
+        },
+        cache=CachePolicy(enabled=False),
+    )
+    registered = RegisterModelStep(
+        "register",
+        register,
+        {"run_dir": written.output(), "model_name": model_name, "config": config},
+        cache=CachePolicy(enabled=False),
+    )
+    failed = FailStep(
+        "fail",
+        message="quality gate: leaf-topic NPMI is below min_npmi={min_npmi}; not registered.",
+        inputs={"min_npmi": min_npmi},
+    )
+    gate = ConditionStep(
+        "quality_gate",
+        quality_ok,
+        {"metrics": scores.output(), "min_npmi": min_npmi},
+        if_steps=[registered],
+        else_steps=[failed],
+    )
+    return Pipeline(
+        "topicstrata",
+        [data, output, config, mapping, labels, cache_dir, auto_approve, min_npmi, model_name],
+        [*chain, final, scores, written, gate],
+        factory=f"topicstrata.pipeline.topic:build_{n_layers}_layer_pipeline",
+        description="Ingest, preprocess, embed, fit each layer with a review, evaluate, register.",
+    )
+
+
+def build_1_layer_pipeline() -> Pipeline:
+    return build_pipeline(1)
+
+
+def build_2_layer_pipeline() -> Pipeline:
+    return build_pipeline(2)
+
+
+def build_3_layer_pipeline() -> Pipeline:
+    return build_pipeline(3)
+
+
+def build_4_layer_pipeline() -> Pipeline:
+    return build_pipeline(4)
+
+
+def build_5_layer_pipeline() -> Pipeline:
+    return build_pipeline(5)

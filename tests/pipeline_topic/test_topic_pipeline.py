@@ -1,0 +1,108 @@
+"""The default topic pipeline: same outputs as a direct fit, cached reruns, review pause/resume."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from _support.runs import CHEAP_CONFIG, write_dirty_opportunities
+from topicstrata.config import StrataConfig
+from topicstrata.mapping import dump_mapping, load_mapping
+from topicstrata.pipeline import describe_run, resume_run, run_pipeline
+from topicstrata.pipeline.topic import build_pipeline
+
+
+def _params(root, run, **extra):
+    return {
+        "data": str(root / "opps.csv"),
+        "output": str(root / run),
+        "config": StrataConfig.from_dict(CHEAP_CONFIG).model_dump(mode="json"),
+        "cache_dir": str(root / "cache"),
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    root = tmp_path_factory.mktemp("topic")
+    write_dirty_opportunities(root / "opps.csv", rows=500)
+    result = run_pipeline(build_pipeline(2), _params(root, "run1", auto_approve=True), root=root)
+    return root, result
+
+
+def test_writes_a_complete_run_directory(first):
+    root, result = first
+    assert result.status == "succeeded"
+    names = {p.name for p in (root / "run1").iterdir()}
+    assert {
+        "assignments.parquet",
+        "mapping.v1.yaml",
+        "mapping.v2.yaml",
+        "model",
+        "report.html",
+    } <= names
+    assert not [n for n in names if n.endswith(".draft.yaml")]
+
+
+def test_unchanged_rerun_hits_the_cache_for_every_cached_step(first):
+    root, _ = first
+    again = run_pipeline(build_pipeline(2), _params(root, "run2", auto_approve=True), root=root)
+    executed = set(again.executed)
+    # Only the uncached steps run: locating the input, publishing mappings, writing outputs.
+    assert executed <= {
+        "locate",
+        "publish_1",
+        "publish_2",
+        "write_run",
+        "register",
+        "review_1",
+        "review_2",
+    }
+    for step in ("ingest", "preprocess", "embed", "layer_1", "layer_2", "assemble", "evaluate"):
+        assert step in again.cache_hits
+    a = pd.read_parquet(root / "run1" / "assignments.parquet")
+    b = pd.read_parquet(root / "run2" / "assignments.parquet")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_editing_one_topic_refits_only_its_subtree(first):
+    root, _ = first
+    mapping = load_mapping(root / "run1" / "mapping.v1.yaml")
+    target = mapping.topics[0]
+    target.action = "keep" if target.action == "split" else "split"
+    dump_mapping(mapping, root / "edited.yaml")
+    rerun = run_pipeline(
+        build_pipeline(2),
+        _params(root, "run3", auto_approve=True, mapping=str(root / "edited.yaml")),
+        root=root,
+    )
+    detail = describe_run(root, rerun.run_id)
+    layer2 = next(s for s in detail["steps"] if s["step"] == "layer_2")
+    match = re.search(r"(\d+) item\(s\) from cache, (\d+) computed", layer2["log"])
+    assert match, layer2["log"]
+    hits, computed = int(match.group(1)), int(match.group(2))
+    # only the edited topic is fitted again; every other split topic comes from the cache
+    split_before = set(load_mapping(root / "run1" / "mapping.v1.yaml").paths_to_split(1))
+    assert computed == (1 if target.action == "split" else 0)
+    assert hits == len(split_before - {target.path})
+    assert rerun.status == "succeeded"
+    paths = pd.read_parquet(root / "run3" / "assignments.parquet")["path"]
+    children = {p for p in paths if p.startswith(target.path + ".")}
+    assert bool(children) == (target.action == "split")
+
+
+def test_review_pauses_and_resumes_with_an_edited_mapping(first):
+    root, _ = first
+    waiting = run_pipeline(build_pipeline(1), _params(root, "run4"), root=root)
+    assert waiting.status == "waiting"
+    draft = root / "run4" / "mapping.v1.draft.yaml"
+    assert draft.is_file()
+    mapping = load_mapping(draft)
+    mapping.topics[0].label = "Reviewed label"
+    dump_mapping(mapping, root / "reviewed.yaml")
+    done = resume_run(root, waiting.run_id, callback_output=root / "reviewed.yaml")
+    assert done.status == "succeeded"
+    a = pd.read_parquet(root / "run4" / "assignments.parquet")
+    assert "Reviewed label" in set(a["label"])
