@@ -31,6 +31,8 @@ def run_dir(tmp_path_factory):
             str(root / "cfg.yaml"),
             "--cache-dir",
             str(root / "cache"),
+            "--root",
+            str(root),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -100,7 +102,17 @@ def test_user_errors_are_one_clear_line(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("Title,Body\nhello,world\n")
     result = runner.invoke(
-        app, ["fit", str(bad), "-o", str(tmp_path / "run"), "--text-cols", "Titel"]
+        app,
+        [
+            "fit",
+            str(bad),
+            "-o",
+            str(tmp_path / "run"),
+            "--text-cols",
+            "Titel",
+            "--root",
+            str(tmp_path),
+        ],
     )
     assert result.exit_code == 1
     assert "Traceback" not in result.output
@@ -118,7 +130,17 @@ def test_bad_config_names_the_field(tmp_path):
     cfg.write_text("ensemble:\n  layers:\n    - {k_range: [9, 3]}\n")
     (tmp_path / "d.csv").write_text("id,details\n1,hello\n")
     result = runner.invoke(
-        app, ["fit", str(tmp_path / "d.csv"), "-o", str(tmp_path / "r"), "--config", str(cfg)]
+        app,
+        [
+            "fit",
+            str(tmp_path / "d.csv"),
+            "-o",
+            str(tmp_path / "r"),
+            "--config",
+            str(cfg),
+            "--root",
+            str(tmp_path),
+        ],
     )
     assert result.exit_code == 1
     assert "k_range" in result.output and "Traceback" not in result.output

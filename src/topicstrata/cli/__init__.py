@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from topicstrata.cli._ui import console, friendly_errors, out, progress_bars, setup_logging
+from topicstrata.errors import InputError
 
 if TYPE_CHECKING:  # heavy imports stay out of `strata --help`
     from topicstrata.config import StrataConfig
-    from topicstrata.run import FitResult
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -34,6 +34,9 @@ CacheDir = Annotated[
     typer.Option("--cache-dir", help="Preprocessing and embedding caches (reused across runs)."),
 ]
 DEFAULT_CACHE = Path(".strata/cache")
+Root = Annotated[
+    Path, typer.Option("--root", help="Where .strata/ (artefacts, run records) lives.")
+]
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -83,25 +86,50 @@ def fit(
     fmt: Annotated[str | None, typer.Option("--format", help="Force the input format.")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="Input text encoding.")] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Fast preprocessing (no NER).")] = False,
+    review: Annotated[
+        bool, typer.Option("--review", help="Pause after each layer for a mapping review.")
+    ] = False,
+    model_name: Annotated[
+        str | None, typer.Option("--register", help="Register the model under this name.")
+    ] = None,
+    min_npmi: Annotated[
+        float, typer.Option("--min-npmi", help="Quality gate for registering.")
+    ] = -1.0,
     cache_dir: CacheDir = DEFAULT_CACHE,
+    root: Root = Path("."),
     verbose: Verbose = False,
 ) -> None:
-    """Fit the topic hierarchy and write a run directory."""
+    """Fit the topic hierarchy (the default pipeline, cached) and write a run directory."""
     setup_logging(verbose)
-    from topicstrata.run import run_fit
-
+    if not data.exists():
+        raise InputError(f"{data}: no such file or folder; check the data path.")
     cfg = _load_config(config, text_cols, id_col, layers, embedder, fmt, encoding, fast)
-    with progress_bars() as progress:
-        result = run_fit(
-            data,
-            output,
-            cfg,
-            mapping=mapping,
-            label_cols=_csv(labels),
-            cache_dir=cache_dir,
-            progress=progress,
-        )
-    _print_fit_summary(result)
+    params = {
+        "data": str(data),
+        "output": str(output),
+        "config": cfg.model_dump(mode="json"),
+        "mapping": str(mapping or ""),
+        "labels": labels or "",
+        "cache_dir": str(cache_dir),
+        "auto_approve": not review,
+        "min_npmi": min_npmi,
+        "model_name": model_name or "",
+    }
+    if _run_topic_pipeline(params, len(cfg.ensemble.layers), root):
+        _print_run_summary(output)
+
+
+def _run_topic_pipeline(params: dict[str, object], n_layers: int, root: Path) -> bool:
+    """Run the default pipeline with progress; False when it paused for a review."""
+    from topicstrata.cli.pipeline import RichHooks, _print_result
+    from topicstrata.pipeline import run_pipeline
+    from topicstrata.pipeline.topic import build_pipeline
+
+    result = run_pipeline(build_pipeline(n_layers), params, root=root, hooks=[RichHooks()])
+    if result.status == "waiting":
+        _print_result(result)
+        return False
+    return True
 
 
 def _load_config(
@@ -137,34 +165,34 @@ def _dump(value: object) -> object:
     return value.model_dump() if hasattr(value, "model_dump") else value
 
 
-def _print_fit_summary(result: FitResult) -> None:
+def _print_run_summary(run_dir: Path) -> None:
+    """Rows accounted for, topics and NMI per level, and quality of a run directory."""
+    import pandas as pd
     from rich.table import Table
 
-    rows = result.ingest.report.summary()
+    rows = json.loads((run_dir / "row_report.json").read_text(encoding="utf-8"))
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assignments = pd.read_parquet(run_dir / "assignments.parquet")
     console.print(
         f"[bold]{rows['rows_in']:,}[/] rows in: {rows['ok']:,} fitted, "
-        f"{rows['rejected']:,} rejected "
-        f"(empty {rows.get('empty_text', 0)}, invalid {rows.get('invalid', 0)}, "
-        f"duplicate id {rows.get('duplicate_id', 0)}; see row_report.json)"
+        f"{rows['rejected']:,} rejected (empty {rows.get('empty_text', 0)}, invalid "
+        f"{rows.get('invalid', 0)}, duplicate id {rows.get('duplicate_id', 0)}; "
+        "see row_report.json)"
     )
     table = Table(title="topics per level", show_edge=False)
     table.add_column("level")
     table.add_column("topics", justify="right")
     table.add_column("NMI vs labels", justify="right")
-    assignments = result.ensemble.assignments_
-    levels = {lv["level"]: lv for lv in result.metrics.get("levels", [])}
-    for level in range(1, result.ensemble.n_layers_ + 1):
+    levels = {lv["level"]: lv for lv in metrics.get("levels", [])}
+    depth = sum(1 for c in assignments.columns if c.startswith("path_l"))
+    for level in range(1, depth + 1):
         lv = levels.get(level)
         nmi = f"{lv['nmi']:.3f} ({lv['label_col']})" if lv else "-"
         table.add_row(str(level), str(assignments[f"path_l{level}"].nunique()), nmi)
     console.print(table)
-    npmi = result.metrics.get("npmi")
-    if npmi is not None:
-        console.print(f"NPMI {npmi:.3f} · diversity {result.metrics.get('diversity', 0):.3f}")
-    console.print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
-    console.print(
-        f"run directory: [bold]{result.run_dir}[/] · report: {result.run_dir / 'report.html'}"
-    )
+    if metrics.get("npmi") is not None:
+        console.print(f"NPMI {metrics['npmi']:.3f} · diversity {metrics.get('diversity', 0):.3f}")
+    console.print(f"run directory: [bold]{run_dir}[/] · report: {run_dir / 'report.html'}")
 
 
 @app.command()
@@ -225,6 +253,7 @@ def demo(
         "demo-output"
     ),
     cache_dir: CacheDir = DEFAULT_CACHE,
+    root: Root = Path("."),
     verbose: Verbose = False,
 ) -> None:
     """The whole pipeline on built-in synthetic opportunities."""
@@ -232,7 +261,6 @@ def demo(
     from importlib.resources import files
 
     from topicstrata.config import StrataConfig
-    from topicstrata.run import run_fit
     from topicstrata.synth import write_opportunities
 
     output.mkdir(parents=True, exist_ok=True)
@@ -242,9 +270,16 @@ def demo(
     console.rule("[bold]topicstrata demo")
     with progress_bars() as progress:
         n = write_opportunities(data, rows, seed=0, progress=progress)
-        console.print(f"generated {n:,} synthetic opportunities -> {data}")
-        result = run_fit(data, output / "run", cfg, cache_dir=cache_dir, progress=progress)
-    _print_fit_summary(result)
+    console.print(f"generated {n:,} synthetic opportunities -> {data}")
+    params = {
+        "data": str(data),
+        "output": str(output / "run"),
+        "config": cfg.model_dump(mode="json"),
+        "cache_dir": str(cache_dir),
+        "auto_approve": True,
+    }
+    if _run_topic_pipeline(params, len(cfg.ensemble.layers), root):
+        _print_run_summary(output / "run")
 
 
 def _mount_subapps() -> None:
