@@ -38,6 +38,15 @@ class EmbedConfig(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class EvaluateConfig(BaseModel):
+    """How a fit scores itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Records used to measure layer-1 stability across two seeds (0: skip).
+    stability_sample: int = Field(5000, ge=0)
+
+
 class StrataConfig(BaseModel):
     """Everything ``strata fit`` needs besides the data path."""
 
@@ -47,6 +56,7 @@ class StrataConfig(BaseModel):
     preprocess: dict[str, Any] = Field(default_factory=dict)
     embed: EmbedConfig = Field(default_factory=EmbedConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> StrataConfig:

@@ -88,6 +88,8 @@ def test_evaluate_json_contract(run_dir):
     assert [lv["level"] for lv in payload["levels"]] == [1, 2]
     assert set(payload["levels"][0]) == {"level", "label_col", "nmi", "ari", "n_topics"}
     assert payload["n_docs"] == 500
+    assert -1 <= payload["stability"] <= 1
+    assert 0 <= payload["outlier_share"] <= 1
 
 
 def test_synth_writes_requested_rows(tmp_path):

@@ -147,10 +147,16 @@ def assemble(state: Ensemble, reviewed: Mapping | Path, views: pd.DataFrame) -> 
 
 
 def evaluate_run(
-    ensemble: Ensemble, table: pd.DataFrame, views: pd.DataFrame, labels: str
+    ensemble: Ensemble,
+    table: pd.DataFrame,
+    views: pd.DataFrame,
+    embeddings: NDArray[Any],
+    labels: str,
+    config: dict[str, Any],
 ) -> dict[str, Any]:
     label_cols = steps.label_columns(table, [c for c in labels.split(",") if c.strip()])
-    metrics = steps.evaluate(ensemble, table, views, label_cols)
+    stability_sample = StrataConfig.from_dict(config).evaluate.stability_sample
+    metrics = steps.evaluate(ensemble, table, views, label_cols, embeddings, stability_sample)
     metrics["label_cols"] = label_cols
     return metrics
 
@@ -294,7 +300,9 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
             "ensemble": final.output(),
             "table": ingest.outputs.table,
             "views": prep.output(),
+            "embeddings": embed.outputs.embeddings,
             "labels": labels,
+            "config": config,
         },
     )
     written = ProcessingStep(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from topicstrata.evaluate import evaluate_assignments
 from topicstrata.io import IngestConfig, read_records
 from topicstrata.io.schema import ID, KEYWORD_TOKENS
 from topicstrata.mapping import load_mapping
-from topicstrata.run.outputs import ASSIGNMENTS, VIEWS
+from topicstrata.run.outputs import ASSIGNMENTS, METRICS, VIEWS
 
 
 def _latest_mapping(run: Path):  # type: ignore[no-untyped-def]
@@ -55,9 +56,16 @@ def evaluate_run(
     leaves = sorted(set(assignments["path"]) - {"-1"})
     topic_words = [entries[p].keywords for p in leaves if p in entries and entries[p].keywords]
     corpus = [t.split() for t in views[KEYWORD_TOKENS]] if views is not None else None
-    return evaluate_assignments(
+    result = evaluate_assignments(
         assignments["path"].to_numpy(),
         labels=labels,
         topic_words=topic_words or None,
         corpus_tokens=corpus,
     )
+    # Stability needs a refit on the embeddings, so it is measured at fit time.
+    fitted = run / METRICS
+    if fitted.is_file():
+        stored = json.loads(fitted.read_text(encoding="utf-8"))
+        if stored.get("stability") is not None:
+            result["stability"] = stored["stability"]
+    return result
