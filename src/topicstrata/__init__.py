@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from topicstrata._version import __version__
 from topicstrata.errors import (
     ConfigError,
     DependencyError,
@@ -21,8 +22,6 @@ from topicstrata.errors import (
     PipelineError,
     TopicStrataError,
 )
-
-__version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     # ingest

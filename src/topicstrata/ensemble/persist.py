@@ -96,7 +96,7 @@ def save_ensemble(
 
 
 def _write_manifest(directory: Path) -> None:
-    from topicstrata import __version__
+    from topicstrata._version import __version__
 
     files = {
         str(p.relative_to(directory)): sha256_file(p)

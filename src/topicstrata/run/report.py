@@ -96,7 +96,7 @@ def render_report(
     texts: dict[str, str],
 ) -> str:
     """The HTML of ``report.html``."""
-    from topicstrata import __version__
+    from topicstrata._version import __version__
 
     labels = {e.path: e.label for e in ensemble.mapping_.topics}
     tree = _tree(ensemble, assignments, topics, texts)
