@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/strata demo
 
-test: $(STAMP)
+# The suite: static checks first (seconds), then pytest (its summary counts the tests).
+test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
