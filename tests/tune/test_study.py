@@ -67,3 +67,24 @@ def test_embedder_as_a_search_dimension(tmp_path, tune_data, base_config, space)
 def test_other_samplers_run(tmp_path, tune_data, base_config, space, sampler):
     result = tune(tune_data, base_config, settings(tmp_path, space, trials=2, sampler=sampler))
     assert len(result.study.trials) == 2 and result.best_loss < 0
+
+
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(
+    tmp_path, tune_data, base_config, space, monkeypatch
+):
+    from topicstrata.tune import study as study_module
+
+    real = study_module.cross_validate
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TypeError("a corner of the space the library cannot fit")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(study_module, "cross_validate", flaky)
+    result = tune(tune_data, base_config, settings(tmp_path, space, trials=2))
+    states = [t.state for t in result.study.trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    assert "cannot fit" in result.study.trials[0].user_attrs["error"]

@@ -208,6 +208,17 @@ def tune(
     done = 0
 
     def objective(trial: optuna.Trial) -> float:
+        try:
+            return evaluate(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            # One failing corner of the space must not end a long study: Optuna records
+            # the trial as failed (catch below); the error lands in trials.csv.
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+
+    def evaluate(trial: optuna.Trial) -> float:
         config = suggest_config(trial, space, base, embedder=fixed)
         backend = config.embed.backend
         trial.set_user_attr("embedder", backend)
@@ -238,7 +249,7 @@ def tune(
         n_trials=settings.trials,
         timeout=settings.timeout,
         n_jobs=settings.n_jobs,
-        catch=(TopicStrataError,),
+        catch=(Exception,),
         callbacks=[after_trial],
     )
     completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
