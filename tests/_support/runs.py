@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from topicstrata.io.schema import OPPORTUNITY_TEXT_FIELDS
 from topicstrata.synth import make_opportunities
 
 CHEAP_CONFIG = {
@@ -25,14 +26,7 @@ CHEAP_CONFIG = {
 def write_dirty_opportunities(path: Path, rows: int = 600, seed: int = 0) -> pd.DataFrame:
     """Synthetic opportunities plus 3 rejects: two empty texts and one duplicate id."""
     frame = make_opportunities(rows, seed=seed)
-    text_cols = [
-        "opportunity_name",
-        "details",
-        "customer_needs",
-        "product_name",
-        "product_specifics",
-        "product_group",
-    ]
+    text_cols = list(OPPORTUNITY_TEXT_FIELDS)
     empty = frame.iloc[:2].copy()
     empty["id"] = ["EMPTY-1", "EMPTY-2"]
     empty[text_cols] = ""

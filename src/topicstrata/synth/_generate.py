@@ -18,6 +18,15 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from topicstrata.errors import ConfigError
+from topicstrata.io.schema import (
+    AMOUNT,
+    CLOSE_DATE,
+    ID,
+    INDUSTRY,
+    OPPORTUNITY_TEXT_FIELDS,
+    TERM_MONTHS,
+    TRUTH_LEVELS,
+)
 from topicstrata.synth import _vocab as v
 from topicstrata.synth._catalog import INDUSTRIES
 from topicstrata.synth._dirt import pad, recase, typos
@@ -26,21 +35,7 @@ from topicstrata.synth._tree import tables
 
 logger = logging.getLogger(__name__)
 
-# Same names as ``topicstrata.io.schema`` (synth may not import io; a test checks they agree).
-ID: Final = "id"
-INDUSTRY: Final = "industry"
-AMOUNT: Final = "amount"
-TERM_MONTHS: Final = "term_months"
-CLOSE_DATE: Final = "close_date"
-TEXT_FIELDS: Final = (
-    "opportunity_name",
-    "details",
-    "customer_needs",
-    "product_name",
-    "product_specifics",
-    "product_group",
-)
-TRUTH_LEVELS: Final = ("true_l1", "true_l2", "true_l3")
+TEXT_FIELDS: Final = OPPORTUNITY_TEXT_FIELDS
 
 SCHEMA: Final = pa.schema(
     [pa.field(ID, pa.string(), nullable=False)]
