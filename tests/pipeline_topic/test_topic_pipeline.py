@@ -106,3 +106,12 @@ def test_review_pauses_and_resumes_with_an_edited_mapping(first):
     assert done.status == "succeeded"
     a = pd.read_parquet(root / "run4" / "assignments.parquet")
     assert "Reviewed label" in set(a["label"])
+
+
+def test_an_ensemble_setting_reruns_only_the_steps_after_embedding(first):
+    root, _ = first
+    params = _params(root, "run5", auto_approve=True)
+    params["config"]["ensemble"]["representation"]["top_n_words"] = 7
+    rerun = run_pipeline(build_pipeline(2), params, root=root)
+    assert {"ingest", "preprocess", "embed", "stability"} <= set(rerun.cache_hits)
+    assert {"layer_1", "layer_2", "evaluate"} <= set(rerun.executed)

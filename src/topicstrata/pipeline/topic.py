@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from topicstrata.config import StrataConfig
 from topicstrata.embed import Embedder
-from topicstrata.ensemble import Ensemble
+from topicstrata.ensemble import Ensemble, EnsembleConfig
 from topicstrata.errors import InputError
 from topicstrata.io import RowReport
 from topicstrata.io.schema import EMBED_TEXT, ID, KEYWORD_TOKENS
@@ -56,6 +56,7 @@ from topicstrata.run import steps
 from topicstrata.run.outputs import write_run
 
 CPUS = float(os.cpu_count() or 1)
+SECTIONS = ("ingest", "preprocess", "embed", "ensemble", "stability")
 MAX_LAYERS = 5
 
 
@@ -68,15 +69,32 @@ def locate(data: str) -> Path:
     return path.resolve()
 
 
-def ingest_records(data: Path, config: dict[str, Any]) -> dict[str, Any]:
-    result = steps.ingest(data, StrataConfig.from_dict(config).ingest_config())
+def config_sections(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate the whole config once and hand each step only its own section.
+
+    Each section is its own artefact, so changing (say) the ensemble settings
+    leaves ingest, preprocessing and embedding cached.
+    """
+    dumped = StrataConfig.from_dict(config).model_dump(mode="json")
+    sections = {name: dumped[name] for name in SECTIONS if name != "stability"}
+    # What layer-1 stability depends on, and nothing else.
+    ensemble = dumped["ensemble"]
+    sections["stability"] = {
+        "ensemble": {"layers": ensemble["layers"][:1], "random_state": ensemble["random_state"]},
+        "sample": dumped["evaluate"]["stability_sample"],
+    }
+    return sections
+
+
+def ingest_records(data: Path, ingest: dict[str, Any]) -> dict[str, Any]:
+    result = steps.ingest(data, StrataConfig.from_dict({"ingest": ingest}).ingest_config())
     return {"table": result.table, "report": result.report, "text_cols": list(result.columns.text)}
 
 
 def make_text_views(
-    table: pd.DataFrame, config: dict[str, Any], cache_dir: str, ctx: StepContext
+    table: pd.DataFrame, preprocess: dict[str, Any], cache_dir: str, ctx: StepContext
 ) -> pd.DataFrame:
-    cfg = StrataConfig.from_dict(config)
+    cfg = StrataConfig.from_dict({"preprocess": preprocess})
     views = steps.make_views(
         table, cfg.preprocess_config(), Path(cache_dir) / "preprocess", ctx.progress
     )
@@ -84,9 +102,9 @@ def make_text_views(
 
 
 def embed_records(
-    views: pd.DataFrame, config: dict[str, Any], cache_dir: str, ctx: StepContext
+    views: pd.DataFrame, embed: dict[str, Any], cache_dir: str, ctx: StepContext
 ) -> dict[str, Any]:
-    cfg = StrataConfig.from_dict(config)
+    cfg = StrataConfig.from_dict({"embed": embed})
     texts = views[EMBED_TEXT].tolist()
     embedder = steps.build_embedder(cfg.embed, texts)
     vectors = steps.embed(texts, embedder, cfg.embed, Path(cache_dir) / "embeddings", ctx.progress)
@@ -106,14 +124,14 @@ def fit_layer(
     embeddings: NDArray[Any],
     views: pd.DataFrame,
     table: pd.DataFrame,
-    config: dict[str, Any],
+    ensemble: dict[str, Any],
     mapping: str,
     ctx: StepContext,
 ) -> dict[str, Any]:
     """Accept the reviewed mapping of layer n-1, then fit layer n (one cached item per topic)."""
     if state is None:
         given = load_mapping(mapping) if mapping else None
-        state = Ensemble(StrataConfig.from_dict(config).ensemble).begin(
+        state = Ensemble(EnsembleConfig.model_validate(ensemble)).begin(
             embeddings,
             views[KEYWORD_TOKENS].tolist(),
             table[ID].astype(str).tolist(),
@@ -126,7 +144,10 @@ def fit_layer(
         state.accept_mapping(accepted, views[EMBED_TEXT].tolist())
 
     def map_fn(func: Any, items: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        return ctx.map(func, items, task=f"layer {layer_no} topics")
+        # Worker processes pay UMAP's compilation first: only worth it on enough records.
+        rows = sum(len(item["embeddings"]) for item in items.values())
+        n_jobs = 1 if rows < state.config_.parallel_min_rows else None
+        return ctx.map(func, items, n_jobs=n_jobs, task=f"layer {layer_no} topics")
 
     draft = state.fit_layer(layer_no, embeddings, views[KEYWORD_TOKENS].tolist(), map_fn=map_fn)
     return {"state": state, "mapping": draft}
@@ -146,17 +167,22 @@ def assemble(state: Ensemble, reviewed: Mapping | Path, views: pd.DataFrame) -> 
     return state.accept_mapping(accepted, views[EMBED_TEXT].tolist()).finish()
 
 
+def measure_stability(embeddings: NDArray[Any], settings: dict[str, Any]) -> float | None:
+    """Layer-1 stability across seeds: its own step, so mapping edits keep it cached."""
+    config = EnsembleConfig.model_validate(settings["ensemble"])
+    return steps.layer1_stability(embeddings, config, int(settings["sample"]))
+
+
 def evaluate_run(
     ensemble: Ensemble,
     table: pd.DataFrame,
     views: pd.DataFrame,
-    embeddings: NDArray[Any],
     labels: str,
-    config: dict[str, Any],
+    stability: float | None,
 ) -> dict[str, Any]:
     label_cols = steps.label_columns(table, [c for c in labels.split(",") if c.strip()])
-    stability_sample = StrataConfig.from_dict(config).evaluate.stability_sample
-    metrics = steps.evaluate(ensemble, table, views, label_cols, embeddings, stability_sample)
+    metrics = steps.evaluate(ensemble, table, views, label_cols)
+    metrics["stability"] = stability
     metrics["label_cols"] = label_cols
     return metrics
 
@@ -169,10 +195,11 @@ def write_run_directory(
     text_cols: list[str],
     embedder: Embedder,
     metrics: dict[str, Any],
-    config: dict[str, Any],
+    preprocess: dict[str, Any],
+    embed: dict[str, Any],
     output: str,
 ) -> Path:
-    cfg = StrataConfig.from_dict(config)
+    cfg = StrataConfig.from_dict({"preprocess": preprocess, "embed": embed})
     predictor = steps.predictor_for(
         ensemble, embedder, cfg.embed, cfg.preprocess_config(), text_cols
     )
@@ -226,29 +253,34 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
     model_name = ParameterString("model_name", default="", description="Register under name.")
 
     where = ProcessingStep("locate", locate, {"data": data}, cache=CachePolicy(enabled=False))
+    sections = ProcessingStep("config", config_sections, {"config": config}, outputs=SECTIONS)
     ingest = ProcessingStep(
         "ingest",
         ingest_records,
-        {"data": where.output(), "config": config},
+        {"data": where.output(), "ingest": sections.output("ingest")},
         outputs=("table", "report", "text_cols"),
         retry=RetryPolicy(attempts=2, backoff=1.0, exceptions=(OSError,)),
     )
     prep = ProcessingStep(
         "preprocess",
         make_text_views,
-        {"table": ingest.outputs.table, "config": config, "cache_dir": cache_dir},
+        {
+            "table": ingest.outputs.table,
+            "preprocess": sections.output("preprocess"),
+            "cache_dir": cache_dir,
+        },
         resources=Resources(cpus=CPUS, memory="4GB"),
         requirements=["spacy"],
     )
     embed = ProcessingStep(
         "embed",
         embed_records,
-        {"views": prep.output(), "config": config, "cache_dir": cache_dir},
+        {"views": prep.output(), "embed": sections.output("embed"), "cache_dir": cache_dir},
         outputs=("embeddings", "embedder"),
         resources=Resources(cpus=CPUS, memory="4GB"),
         requirements=["onnxruntime", "sentence_transformers"],
     )
-    chain: list[Step] = [where, ingest, prep, embed]
+    chain: list[Step] = [where, sections, ingest, prep, embed]
     state: Any = None
     reviewed: Any = None
     for layer_no in range(1, n_layers + 1):
@@ -262,7 +294,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
                 "embeddings": embed.outputs.embeddings,
                 "views": prep.output(),
                 "table": ingest.outputs.table,
-                "config": config,
+                "ensemble": sections.output("ensemble"),
                 "mapping": mapping,
             },
             outputs=("state", "mapping"),
@@ -293,6 +325,11 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
     final = TrainingStep(
         "assemble", assemble, {"state": state, "reviewed": reviewed, "views": prep.output()}
     )
+    stable = EvaluateStep(
+        "stability",
+        measure_stability,
+        {"embeddings": embed.outputs.embeddings, "settings": sections.output("stability")},
+    )
     scores = EvaluateStep(
         "evaluate",
         evaluate_run,
@@ -300,9 +337,8 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
             "ensemble": final.output(),
             "table": ingest.outputs.table,
             "views": prep.output(),
-            "embeddings": embed.outputs.embeddings,
             "labels": labels,
-            "config": config,
+            "stability": stable.output(),
         },
     )
     written = ProcessingStep(
@@ -316,7 +352,8 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
             "text_cols": ingest.outputs.text_cols,
             "embedder": embed.outputs.embedder,
             "metrics": scores.output(),
-            "config": config,
+            "preprocess": sections.output("preprocess"),
+            "embed": sections.output("embed"),
             "output": output,
         },
         cache=CachePolicy(enabled=False),
@@ -342,7 +379,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
     return Pipeline(
         "topicstrata",
         [data, output, config, mapping, labels, cache_dir, auto_approve, min_npmi, model_name],
-        [*chain, final, scores, written, gate],
+        [*chain, final, stable, scores, written, gate],
         factory=f"topicstrata.pipeline.topic:build_{n_layers}_layer_pipeline",
         description="Ingest, preprocess, embed, fit each layer with a review, evaluate, register.",
     )

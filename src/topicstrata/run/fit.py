@@ -86,8 +86,9 @@ def run_fit(
 
     t = time.perf_counter()
     labels = steps.label_columns(table, label_cols)
-    metrics = steps.evaluate(
-        ensemble, table, views, labels, vectors, config.evaluate.stability_sample
+    metrics = steps.evaluate(ensemble, table, views, labels)
+    metrics["stability"] = steps.layer1_stability(
+        vectors, config.ensemble, config.evaluate.stability_sample
     )
     timings.track("evaluate", t)
     metrics["timings"] = timings.seconds

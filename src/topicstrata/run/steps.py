@@ -21,7 +21,6 @@ from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.config import EmbedConfig
 from topicstrata.embed import Embedder, embed_texts, get_embedder
 from topicstrata.ensemble import Ensemble, EnsembleConfig, ReviewCallback
-from topicstrata.ensemble.model import ROOT
 from topicstrata.ensemble.predictor import TopicPredictor
 from topicstrata.errors import InputError
 from topicstrata.evaluate import evaluate_assignments
@@ -130,45 +129,42 @@ def evaluate(
     table: pd.DataFrame,
     views: pd.DataFrame,
     label_cols: Sequence[str] = (),
-    embeddings: NDArray[np.float32] | None = None,
-    stability_sample: int = 5000,
 ) -> dict[str, Any]:
-    """Per-level agreement with ``label_cols``, NPMI and diversity of the leaf topics, and
-    (given ``embeddings``) the stability of layer 1 across seeds."""
+    """Per-level agreement with ``label_cols`` plus NPMI and diversity of the leaf topics."""
     paths = ensemble.assignments_["path"].to_numpy()
     labels = {c: table[c].to_numpy() for c in label_cols} if label_cols else None
     entries = ensemble.mapping_.by_path()
     leaves = sorted(set(paths) - {"-1"})
     topic_words = [entries[p].keywords for p in leaves if p in entries and entries[p].keywords]
     corpus = [t.split() for t in views[KEYWORD_TOKENS].tolist()]
-    metrics = evaluate_assignments(
+    return evaluate_assignments(
         paths, labels=labels, topic_words=topic_words or None, corpus_tokens=corpus
     )
-    if embeddings is not None and stability_sample > 0:
-        metrics["stability"] = layer1_stability(ensemble, embeddings, stability_sample)
-    return metrics
 
 
 def layer1_stability(
-    ensemble: Ensemble, embeddings: NDArray[np.float32], sample: int = 5000
-) -> float:
-    """ARI between layer 1 as fitted and layer 1 refitted with the next seed.
+    embeddings: NDArray[np.float32], config: EnsembleConfig, sample: int = 5000
+) -> float | None:
+    """ARI between two fits of layer 1 that differ only in their seed.
 
-    Both are compared on the same random sample of at most ``sample`` records
-    (the refit is fitted on that sample only, to bound the cost).
+    Both are fitted on the same random sample of at most ``sample`` records, so
+    the cost is bounded and the result depends only on the embeddings and the
+    layer-1 settings (mapping edits do not invalidate it). ``None`` when
+    ``sample`` is 0.
     """
     from sklearn.metrics import adjusted_rand_score
 
-    cfg = ensemble.config_
+    if sample <= 0:
+        return None
     n = len(embeddings)
-    rng = np.random.default_rng(cfg.random_state)
+    rng = np.random.default_rng(config.random_state)
     rows = np.sort(rng.choice(n, min(n, sample), replace=False))
-    layer = cfg.layers[0]
+    layer = config.layers[0]
     k_lo = min(layer.k_range[0], max(2, len(rows) - 1))
-    config = layer.model_copy(update={"k_range": (k_lo, max(k_lo, layer.k_range[1]))})
-    refit = config.build(cfg.random_state + 1).fit(embeddings[rows])
-    first = ensemble.models_[ROOT].predict(embeddings[rows])
-    return round(float(adjusted_rand_score(first, refit.labels_)), 4)
+    layer = layer.model_copy(update={"k_range": (k_lo, max(k_lo, layer.k_range[1]))})
+    first = layer.build(config.random_state).fit(embeddings[rows]).labels_
+    second = layer.build(config.random_state + 1).fit(embeddings[rows]).labels_
+    return round(float(adjusted_rand_score(first, second)), 4)
 
 
 def predictor_for(
