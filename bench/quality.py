@@ -505,6 +505,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shapes", default=",".join(DEFAULT_SHAPES))
     parser.add_argument("--preprocess-mode", choices=("fast", "full"), default="fast")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality.json")
+    parser.add_argument(
+        "--report",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="print the markdown table of earlier result files (merged in order) and exit",
+    )
     args = parser.parse_args(argv)
     args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     unknown = set(args.datasets) - set(ALL_DATASETS)
@@ -535,8 +542,28 @@ def parse_sample(spec: str | None, parser: argparse.ArgumentParser) -> dict[str,
     return samples
 
 
+def merge_results(paths: list[Path]) -> dict[str, Any]:
+    """Several result files as one: datasets from later files replace earlier ones."""
+    merged: dict[str, Any] = {"meta": {}, "datasets": {}}
+    runs = []
+    for path in paths:
+        part = json.loads(path.read_text(encoding="utf-8"))
+        merged["datasets"].update(part["datasets"])
+        runs.append(part["meta"])
+    merged["meta"] = dict(runs[-1])
+    samples: dict[str, Any] = {}
+    for meta in runs:
+        samples.update(meta.get("sample") or {})
+    merged["meta"]["sample"] = {k: v for k, v in samples.items() if k in merged["datasets"]}
+    merged["meta"]["when"] = ", ".join(sorted({m["when"] for m in runs}))
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        print(markdown(merge_results(args.report)), end="")
+        return 0
     from topicstrata.errors import InputError
     from topicstrata.evaluate.datasets import shared_data_root
 

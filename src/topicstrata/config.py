@@ -57,6 +57,9 @@ class StrataConfig(BaseModel):
     embed: EmbedConfig = Field(default_factory=EmbedConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    #: Settings of ``strata tune`` / the pipeline's tuning step (``topicstrata.tune.TuneSettings``);
+    #: ``strata fit`` ignores them, so one file can hold both.
+    tune: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> StrataConfig:

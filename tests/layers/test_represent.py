@@ -60,3 +60,12 @@ def test_representatives_are_closest_to_centroid():
 def test_empty_texts_do_not_crash():
     rep = TopicRepresentation().fit(["", "", ""], np.array([0, 0, 1]))
     assert rep.keywords_ == {0: [], 1: []}
+
+
+def test_a_single_term_vocabulary_does_not_crash():
+    # Phrases with min_df=2 leave one bigram: c-TF-IDF's idf would be a scalar.
+    texts = ["late shipment", "late shipment", "invoice", "ledger"]
+    rep = TopicRepresentation(top_n_words=3, n_phrases=2, min_df=2).fit(
+        texts, np.array([0, 0, 1, 1])
+    )
+    assert rep.phrases_ == {0: ["late shipment"], 1: []}

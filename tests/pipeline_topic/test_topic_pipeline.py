@@ -115,3 +115,18 @@ def test_an_ensemble_setting_reruns_only_the_steps_after_embedding(first):
     rerun = run_pipeline(build_pipeline(2), params, root=root)
     assert {"ingest", "preprocess", "embed", "stability"} <= set(rerun.cache_hits)
     assert {"layer_1", "layer_2", "evaluate"} <= set(rerun.executed)
+
+
+def test_tuning_step_feeds_the_layers_its_best_settings(first):
+    root, _ = first
+    params = _params(root, "run6", auto_approve=True, tune_trials=2)
+    params["config"]["tune"] = {"folds": 2, "sample": 300, "seed": 0}
+    tuned = run_pipeline(build_pipeline(2), params, root=root)
+    assert tuned.status == "succeeded"
+    assert "tune" in tuned.executed
+    best = tuned.output("tune")
+    assert set(best) >= {"layers", "representation", "split", "random_state"}
+    assert len(best["layers"]) == 2
+    # the layers were fitted with exactly what the tuning step chose
+    state = tuned.output("assemble")
+    assert state.config_.model_dump(mode="json") == best

@@ -282,6 +282,16 @@ def demo(
         _print_run_summary(output / "run")
 
 
+def _register_commands() -> None:
+    """Commands that live in their own modules (their imports stay lazy)."""
+    from topicstrata.cli.tune import tune_command
+
+    app.command("tune")(tune_command)
+
+
+_register_commands()
+
+
 def _mount_subapps() -> None:
     """Sub-command groups live in their own modules (pipeline, registry, ...)."""
     import importlib

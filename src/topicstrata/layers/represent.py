@@ -95,6 +95,13 @@ class TopicRepresentation(BaseEstimator):
             counts = vectorizer.fit_transform(texts)
         except ValueError:  # empty vocabulary (e.g. all texts blank)
             return empty, {int(t): [] for t in topics}
+        vocab = vectorizer.get_feature_names_out()
+        if len(vocab) < 2:
+            # ClassTfidfTransformer squeezes a one-term matrix to a scalar and fails;
+            # with one term there is nothing to weigh: each topic that uses it gets it.
+            used = {int(t) for t in labels[(labels >= 0) & (counts.toarray()[:, 0] > 0)]}
+            words = {int(t): ([str(vocab[0])] if int(t) in used else []) for t in topics}
+            return words, {t: [1.0] * len(w) for t, w in words.items()}
         mask = labels >= 0
         index = np.searchsorted(topics, labels[mask])
         onehot = sp.csr_matrix(
@@ -106,7 +113,6 @@ class TopicRepresentation(BaseEstimator):
             reduce_frequent_words=self.reduce_frequent_words,
         )
         weights = ctfidf.fit_transform(per_topic).tocsr()
-        vocab = vectorizer.get_feature_names_out()
         words: dict[int, list[str]] = {}
         scores: dict[int, list[float]] = {}
         for row, topic in enumerate(topics):

@@ -37,6 +37,7 @@ from topicstrata.pipeline.params import (
     ParameterBoolean,
     ParameterDict,
     ParameterFloat,
+    ParameterInteger,
     ParameterString,
 )
 from topicstrata.pipeline.steps import (
@@ -51,12 +52,13 @@ from topicstrata.pipeline.steps import (
     RetryPolicy,
     Step,
     TrainingStep,
+    TuningStep,
 )
 from topicstrata.run import steps
 from topicstrata.run.outputs import write_run
 
 CPUS = float(os.cpu_count() or 1)
-SECTIONS = ("ingest", "preprocess", "embed", "ensemble", "stability")
+SECTIONS = ("ingest", "preprocess", "embed", "ensemble", "tune", "stability")
 MAX_LAYERS = 5
 
 
@@ -109,6 +111,53 @@ def embed_records(
     embedder = steps.build_embedder(cfg.embed, texts)
     vectors = steps.embed(texts, embedder, cfg.embed, Path(cache_dir) / "embeddings", ctx.progress)
     return {"embeddings": vectors, "embedder": embedder}
+
+
+def tune_ensemble(
+    embeddings: NDArray[Any],
+    views: pd.DataFrame,
+    table: pd.DataFrame,
+    ensemble: dict[str, Any],
+    embed: dict[str, Any],
+    tune: dict[str, Any],
+    trials: int,
+    labels: str,
+    ctx: StepContext,
+) -> dict[str, Any]:
+    """The Tuning step: the ensemble settings with the lowest cross-validated loss.
+
+    With ``trials=0`` (the default) the configured settings pass through
+    unchanged. The embedding backend is the one the embed step used: ranking
+    backends needs other embeddings, which ``strata tune`` computes.
+    """
+    if trials <= 0:
+        return ensemble
+    from topicstrata.tune import TuneData, TuneSettings
+    from topicstrata.tune import tune as run_study
+
+    base = StrataConfig.from_dict({"ensemble": ensemble, "embed": embed})
+    label_cols = steps.label_columns(table, [c for c in labels.split(",") if c.strip()])
+    data = TuneData(
+        ids=table[ID].astype(str).tolist(),
+        embed_texts=views[EMBED_TEXT].tolist(),
+        keyword_texts=views[KEYWORD_TOKENS].tolist(),
+        labels={c: table[c].astype(str).tolist() for c in label_cols},
+        embeddings={base.embed.backend: embeddings},
+        embed_config=base.embed,
+    )
+    settings = TuneSettings.from_dict(
+        {"storage": f"sqlite:///{Path(ctx.root) / '.strata' / 'optuna.db'}", **tune}
+    ).model_copy(update={"trials": trials})
+    space = settings.space
+    if space is not None:
+        space = space.model_copy(update={"embedders": [base.embed.backend]})
+    else:
+        from topicstrata.tune import default_space
+
+        space = default_space(base).model_copy(update={"embedders": [base.embed.backend]})
+    result = run_study(data, base, settings.model_copy(update={"space": space}), ctx.progress)
+    ctx.log.info("tuned %d trials: best loss %.4f", result.n_new_trials, result.best_loss)
+    return result.best_config.ensemble.model_dump(mode="json")
 
 
 def _reviewed(mapping: Mapping | Path | str | None) -> Mapping | None:
@@ -251,6 +300,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
     auto_approve = ParameterBoolean("auto_approve", default=False, description="Skip reviews.")
     min_npmi = ParameterFloat("min_npmi", default=-1.0, description="Quality gate on NPMI.")
     model_name = ParameterString("model_name", default="", description="Register under name.")
+    tune_trials = ParameterInteger("tune_trials", default=0, description="Tuning trials (0: off).")
 
     where = ProcessingStep("locate", locate, {"data": data}, cache=CachePolicy(enabled=False))
     sections = ProcessingStep("config", config_sections, {"config": config}, outputs=SECTIONS)
@@ -280,7 +330,23 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         resources=Resources(cpus=CPUS, memory="4GB"),
         requirements=["onnxruntime", "sentence_transformers"],
     )
-    chain: list[Step] = [where, sections, ingest, prep, embed]
+    tuned = TuningStep(
+        "tune",
+        tune_ensemble,
+        {
+            "embeddings": embed.outputs.embeddings,
+            "views": prep.output(),
+            "table": ingest.outputs.table,
+            "ensemble": sections.output("ensemble"),
+            "embed": sections.output("embed"),
+            "tune": sections.output("tune"),
+            "trials": tune_trials,
+            "labels": labels,
+        },
+        resources=Resources(cpus=CPUS, memory="8GB"),
+        requirements=["optuna"],
+    )
+    chain: list[Step] = [where, sections, ingest, prep, embed, tuned]
     state: Any = None
     reviewed: Any = None
     for layer_no in range(1, n_layers + 1):
@@ -294,7 +360,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
                 "embeddings": embed.outputs.embeddings,
                 "views": prep.output(),
                 "table": ingest.outputs.table,
-                "ensemble": sections.output("ensemble"),
+                "ensemble": tuned.output(),
                 "mapping": mapping,
             },
             outputs=("state", "mapping"),
@@ -378,7 +444,18 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
     )
     return Pipeline(
         "topicstrata",
-        [data, output, config, mapping, labels, cache_dir, auto_approve, min_npmi, model_name],
+        [
+            data,
+            output,
+            config,
+            mapping,
+            labels,
+            cache_dir,
+            auto_approve,
+            min_npmi,
+            model_name,
+            tune_trials,
+        ],
         [*chain, final, stable, scores, written, gate],
         factory=f"topicstrata.pipeline.topic:build_{n_layers}_layer_pipeline",
         description="Ingest, preprocess, embed, fit each layer with a review, evaluate, register.",
