@@ -100,8 +100,8 @@ class TopicRepresentation(BaseEstimator):
             # ClassTfidfTransformer squeezes a one-term matrix to a scalar and fails;
             # with one term there is nothing to weigh: each topic that uses it gets it.
             used = {int(t) for t in labels[(labels >= 0) & (counts.toarray()[:, 0] > 0)]}
-            words = {int(t): ([str(vocab[0])] if int(t) in used else []) for t in topics}
-            return words, {t: [1.0] * len(w) for t, w in words.items()}
+            only = {int(t): ([str(vocab[0])] if int(t) in used else []) for t in topics}
+            return only, {t: [1.0] * len(w) for t, w in only.items()}
         mask = labels >= 0
         index = np.searchsorted(topics, labels[mask])
         onehot = sp.csr_matrix(
