@@ -78,3 +78,12 @@ def test_too_few_records_names_the_fix():
     X = np.eye(4, dtype=np.float32)
     with pytest.raises(ConfigError, match="keep"):
         LayerModel(reducer="none", k_range=(5, 6)).fit(X)
+
+
+def test_auto_threshold_uses_the_subcluster_budget_in_high_dimensions():
+    # In high dimensions the number of subclusters falls steeply with the threshold;
+    # the search must land near the budget, not far below it.
+    X, _ = make_blobs(n_samples=3000, centers=6, n_features=64, cluster_std=3.0, random_state=5)
+    model = LayerModel(reducer="none", k_range=(6, 6), max_subclusters=600).fit(X)
+    n_sub = len(model.birch_.subcluster_centers_)
+    assert 200 <= n_sub <= 1200

@@ -45,31 +45,51 @@ def scaled_threshold(
     branching_factor: int = 50,
     random_state: int = 0,
 ) -> float:
-    """Pick a BIRCH threshold so the CF-tree stays near ``max_subclusters`` leaves.
+    """Pick the smallest BIRCH threshold whose CF-tree stays within ``max_subclusters``.
 
-    Fits BIRCH on a sample with growing thresholds; the sample's budget of
-    subclusters is ``max_subclusters`` scaled by the sample's share of the data
-    (but at least a quarter of it, as small samples fragment less).
+    Fits BIRCH on a sample with growing thresholds, starting from a low quantile
+    of nearest-neighbour distances (fine subclusters keep the global step close
+    to clustering the points themselves). The sample's budget of subclusters is
+    ``max_subclusters`` scaled by the sample's share of the data (but at least
+    a quarter of it, as small samples fragment less).
     """
     n = len(Z)
     rng = np.random.default_rng(random_state)
     idx = rng.choice(n, min(n, sample_size), replace=False)
     S = Z[idx]
     budget = max(max_subclusters * len(S) / n, max_subclusters / 4, 2.0)
-    k = min(5, len(S) - 1)
-    if k < 1:
+    if len(S) < 3:
         return 0.5
-    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(S).kneighbors(S[: min(len(S), 2000)])
-    threshold = float(np.median(dist[:, k])) or 1e-3
-    for _ in range(20):
-        tree = Birch(threshold=threshold, n_clusters=None, branching_factor=branching_factor)
-        n_sub = len(tree.fit(S).subcluster_centers_)
+    probe = S[: min(len(S), 2000)]
+    dist, _ = NearestNeighbors(n_neighbors=2).fit(S).kneighbors(probe)
+    nearest = dist[:, 1][dist[:, 1] > 0]
+    threshold = float(np.quantile(nearest, 0.1)) if len(nearest) else 1e-3
+    threshold = max(threshold, 1e-6)
+
+    def n_subclusters(t: float) -> int:
+        tree = Birch(threshold=t, n_clusters=None, branching_factor=branching_factor)
+        return len(tree.fit(S).subcluster_centers_)
+
+    # Grow until within budget, then bisect: in high dimensions the count of
+    # subclusters falls steeply with the threshold, so coarse steps overshoot.
+    too_fine = None
+    n_sub = n_subclusters(threshold)
+    for _ in range(40):
         if n_sub <= budget:
             break
-        threshold *= 1.4
-    logger.debug(
-        "BIRCH threshold %.4g gives %d subclusters on a %d sample", threshold, n_sub, len(S)
-    )
+        too_fine, threshold = threshold, threshold * 1.5
+        n_sub = n_subclusters(threshold)
+    if too_fine is not None:
+        low, high = too_fine, threshold
+        for _ in range(6):
+            mid = (low + high) / 2
+            count = n_subclusters(mid)
+            if count <= budget:
+                high, n_sub = mid, count
+            else:
+                low = mid
+        threshold = high
+    logger.debug("BIRCH threshold %.4g gives %d subclusters on a %d sample", threshold, n_sub, len(S))
     return threshold
 
 
