@@ -63,7 +63,8 @@ def scaled_threshold(
     probe = S[: min(len(S), 2000)]
     dist, _ = NearestNeighbors(n_neighbors=2).fit(S).kneighbors(probe)
     nearest = dist[:, 1][dist[:, 1] > 0]
-    threshold = float(np.quantile(nearest, 0.1)) if len(nearest) else 1e-3
+    # Half the 10% quantile: in high dimensions even that quantile can sit past the cliff.
+    threshold = 0.5 * float(np.quantile(nearest, 0.1)) if len(nearest) else 1e-3
     threshold = max(threshold, 1e-6)
 
     def n_subclusters(t: float) -> int:
@@ -89,7 +90,9 @@ def scaled_threshold(
             else:
                 low = mid
         threshold = high
-    logger.debug("BIRCH threshold %.4g gives %d subclusters on a %d sample", threshold, n_sub, len(S))
+    logger.debug(
+        "BIRCH threshold %.4g gives %d subclusters on a %d sample", threshold, n_sub, len(S)
+    )
     return threshold
 
 
