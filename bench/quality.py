@@ -304,7 +304,9 @@ def _timing(result: dict[str, Any]) -> dict[str, Any]:
     return {k: result[k] for k in ("fit_s", "base_rss_mb", "peak_rss_mb") if k in result}
 
 
-def bench_hierarchical(corpus: Corpus, inputs: Path, shapes: list[str], log: Any) -> dict[str, Any]:
+def bench_hierarchical(
+    corpus: Corpus, inputs: Path, shapes: list[str], log: Any, baselines: bool = True
+) -> dict[str, Any]:
     from topicstrata.evaluate.metrics import level_agreement
 
     ks = class_counts(corpus)
@@ -321,6 +323,9 @@ def bench_hierarchical(corpus: Corpus, inputs: Path, shapes: list[str], log: Any
         out["rows"].append(row)
         log(f"  -> {_brief(row)}")
 
+    if not baselines:
+        out["winners"] = winners(out["rows"], len(ks))
+        return out
     log(f"{corpus.name}: BERTopic + hierarchical_topics cut at {ks}")
     result = run_child("bertopic", inputs, {"ks": ks})
     row = {"method": "BERTopic", "shape": "umap+hdbscan, hierarchy cut", **_timing(result)}
@@ -506,6 +511,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preprocess-mode", choices=("fast", "full"), default="fast")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality.json")
     parser.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="topicstrata shapes only (no BERTopic, no KMeans) on the hierarchical corpora",
+    )
+    parser.add_argument(
         "--report",
         nargs="+",
         type=Path,
@@ -607,7 +617,9 @@ def main(argv: list[str] | None = None) -> int:
             if name == "bbc":
                 results["datasets"][name] = bench_bbc(corpus, inputs, log)
             else:
-                results["datasets"][name] = bench_hierarchical(corpus, inputs, args.shapes, log)
+                results["datasets"][name] = bench_hierarchical(
+                    corpus, inputs, args.shapes, log, baselines=not args.no_baselines
+                )
             # Write after every corpus so a long run leaves what it finished.
             args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     results["meta"]["total_s"] = round(time.perf_counter() - started, 1)

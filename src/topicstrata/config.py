@@ -96,7 +96,10 @@ class StrataConfig(BaseModel):
     def to_yaml(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        data = self.model_dump(mode="json")
+        if not data["tune"]:
+            del data["tune"]  # an empty tune section is noise in a fit config
+        text = yaml.safe_dump(data, sort_keys=False)
         path.write_text(text, encoding="utf-8")
         return path
 
