@@ -146,6 +146,14 @@ def search_k(
     k_lo, k_hi = k_range
     n_sub = len(centers)
     weights = np.bincount(sub_labels, minlength=n_sub).astype(np.float64)
+    if n_sub < k_lo:
+        logger.warning(
+            "only %d BIRCH subclusters for k_range %s: topics are capped at %d; lower the "
+            "threshold or raise max_subclusters",
+            n_sub,
+            k_range,
+            n_sub,
+        )
     k_hi = min(k_hi, n_sub)
     k_lo = min(k_lo, k_hi)
     rng = np.random.default_rng(random_state)
