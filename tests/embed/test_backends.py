@@ -104,6 +104,29 @@ def test_static_rows(tiny_static_dir: Path) -> None:
     assert embedder.version == StaticEmbedder(model_path=tiny_static_dir).version
 
 
+def test_static_word_pooling_matches_model2vec(tiny_static_dir: Path) -> None:
+    # The embedder tokenizes each distinct word once and pools in float32; model2vec's
+    # own encode tokenizes whole texts. Same vectors, including the edge cases where
+    # str.split and BERT's normalizer disagree, and texts cut at max_length tokens.
+    embedder = StaticEmbedder(model_path=tiny_static_dir)
+    texts = [
+        *(s for s in SENTENCES if s.strip()),
+        "Renew the CRM licences; renew the CRM licences!",
+        "a\x1cb c\x0bd e\x85f g\u2028h i\xa0j k\u3000l",
+        "Café naïve ÅNGSTRÖM 中文 [UNK] don't",
+        "token " * 700,  # over 512 tokens: model2vec's truncation applies
+    ]
+    ours = embedder.encode(texts)
+    model = embedder._model
+    reference = model.encode(texts, show_progress_bar=False, use_multiprocessing=False)
+    reference = reference / np.linalg.norm(reference, axis=1, keepdims=True)
+    np.testing.assert_allclose((ours * reference).sum(axis=1), 1.0, atol=1e-4)
+    # A word-order change does not change a mean; a different word does.
+    swapped = embedder.encode(["licences renew", "renew licences", "renew contracts"])
+    np.testing.assert_allclose(swapped[0], swapped[1], atol=1e-6)
+    assert float(swapped[1] @ swapped[2]) < 0.999
+
+
 @pytest.mark.slow
 def test_static_distills_once_and_is_semantic(tmp_path: Path) -> None:
     embedder = StaticEmbedder(cache_dir=tmp_path, pca_dims=64)

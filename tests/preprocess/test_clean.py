@@ -64,8 +64,16 @@ def test_expands_contractions(text: str, expected: str) -> None:
 
 
 def test_headers_revealed_by_a_removal_are_removed_too() -> None:
-    # Removing "Next steps:" joins "Opportunity" and "Details:" into a new header.
-    assert clean_for_embedding("Opportunity Next steps: Details: SSO") == "SSO"
+    # Removing "[EXTERNAL]" joins "Next" and "steps:" into a header the next pass removes.
+    assert clean_for_embedding("Next [EXTERNAL] steps: SSO") == "SSO"
+    assert clean_for_embedding("Opportunity Next steps: Details: SSO") == "Opportunity SSO"
+
+
+def test_combined_templates_keep_backreferences_working() -> None:
+    # A pattern with a backreference is not merged into the alternation (its group
+    # numbers would shift), so it still matches what it matched alone.
+    config = PreprocessConfig(template_patterns=(r"\bfoo\s*:", r"(ab)\1"))
+    assert clean_for_embedding("Foo: abab x", config) == "x"
 
 
 def test_custom_template_patterns() -> None:

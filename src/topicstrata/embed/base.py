@@ -76,6 +76,9 @@ class BaseEmbedder(ABC):
     """
 
     name: str = ""
+    #: Batches are at least this long; backends without padding (``static``) batch
+    #: thousands of texts so per-batch work (tokenizer calls, dedupe) is amortized.
+    min_batch_size: int = 1
 
     @property
     @abstractmethod
@@ -107,6 +110,7 @@ class BaseEmbedder(ABC):
         n = len(texts)
         out = np.empty((n, self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
+        batch_size = max(batch_size, self.min_batch_size)
         report("embed", 0, n)
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]

@@ -56,8 +56,30 @@ def remove_urls_and_emails(text: str) -> tuple[str, int]:
     return text, n_emails + n_urls
 
 
+_BACKREF_RE = re.compile(r"\\[1-9]|\(\?P=")
+
+
 @functools.lru_cache(maxsize=32)
 def _compile_templates(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The template patterns as few regexes as possible: one alternation when they allow.
+
+    One scan per pass instead of one per pattern (the default list has eleven); what a
+    pattern removes can reveal another's match, which the next pass of
+    :func:`clean_for_embedding` catches, as it does for separate patterns. Patterns with
+    backreferences (their group numbers would shift) or clashing group names stay separate.
+    """
+    if len(patterns) > 1 and not any(_BACKREF_RE.search(p) for p in patterns):
+        # A shared leading \b is tested once per position, not once per alternative:
+        # half the time of the plain alternation on CRM text.
+        bounded = [p[2:] for p in patterns if p.startswith(r"\b")]
+        others = [p for p in patterns if not p.startswith(r"\b")]
+        parts = [f"(?:{p})" for p in others]
+        if bounded:
+            parts.insert(0, r"\b(?:" + "|".join(f"(?:{p})" for p in bounded) + ")")
+        try:
+            return (re.compile("|".join(parts), re.IGNORECASE),)
+        except re.error:  # e.g. two patterns define the same group name
+            pass
     return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
 
 

