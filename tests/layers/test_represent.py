@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from topicstrata.layers import TopicRepresentation
 
@@ -69,3 +70,29 @@ def test_a_single_term_vocabulary_does_not_crash():
         texts, np.array([0, 0, 1, 1])
     )
     assert rep.phrases_ == {0: ["late shipment"], 1: []}
+
+
+def test_keywords_come_from_the_topic_core():
+    # Topic 0's 40 core records say "invoice ..."; 20 boundary records (far from the
+    # centroid, e.g. mis-clustered tickets) repeat "escalation". With core_share=0.6
+    # the boundary words are not keywords; with every record (1.0) they are.
+    core = ["invoice ledger reconcile"] * 40
+    boundary = ["escalation escalation escalation ticket"] * 20
+    other = ["shipment carrier tracking"] * 60
+    texts = core + boundary + other
+    labels = np.array([0] * 60 + [1] * 60)
+    emb = np.zeros((120, 2), dtype=np.float32)
+    emb[:40] = [1.0, 0.0]
+    emb[40:60] = [0.6, 0.8]
+    emb[60:] = [0.0, 1.0]
+    cents = np.array([[0.95, 0.31], [0.0, 1.0]], dtype=np.float32)
+    focused = TopicRepresentation(top_n_words=3, core_share=0.6).fit(texts, labels, emb, cents)
+    assert set(focused.keywords_[0]) == {"invoice", "ledger", "reconcile"}
+    everyone = TopicRepresentation(top_n_words=3, core_share=1.0).fit(texts, labels, emb, cents)
+    assert {"escalation", "ticket"} & set(everyone.keywords_[0])
+
+
+def test_core_share_out_of_range_is_an_error():
+    texts, labels = _corpus(n_per_topic=5)
+    with pytest.raises(ValueError, match="core_share"):
+        TopicRepresentation(core_share=0.0).fit(texts, labels)

@@ -4,6 +4,13 @@ Counts come from scikit-learn's ``CountVectorizer`` over the keyword view
 (space-joined lemmas); per-topic counts are one sparse product; weighting is
 BERTopic's ``ClassTfidfTransformer`` (optionally BM25 and square-root damping of
 frequent words).
+
+Keywords and phrases come from each topic's *core*: the ``core_share`` of its records
+closest to its centroid in embedding space. Records on a topic's boundary are the ones
+the clusterer was least sure of, and their words blur the keywords; HDBSCAN-based
+BERTopic gets the same effect by leaving such records out as outliers. On BBC News
+(k = 10..50, KMeans topics) a core of 70% raises NPMI from .161 to .174 at equal
+diversity (bench/README.md). Every record keeps its topic; only the keywords change.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ class TopicRepresentation(BaseEstimator):
         max_features: int | None = 100_000,
         bm25_weighting: bool = True,
         reduce_frequent_words: bool = True,
+        core_share: float = 0.7,
     ) -> None:
         self.top_n_words = top_n_words
         self.n_phrases = n_phrases
@@ -46,6 +54,7 @@ class TopicRepresentation(BaseEstimator):
         self.max_features = max_features
         self.bm25_weighting = bm25_weighting
         self.reduce_frequent_words = reduce_frequent_words
+        self.core_share = core_share
 
     def fit(
         self,
@@ -57,12 +66,15 @@ class TopicRepresentation(BaseEstimator):
         labels = np.asarray(labels, dtype=np.intp)
         texts = list(keyword_texts)
         topics = np.unique(labels[labels >= 0])
+        if not 0.0 < self.core_share <= 1.0:
+            raise ValueError(f"core_share must be in (0, 1], got {self.core_share!r}.")
         self.topics_ = [int(t) for t in topics]
+        core = _core_labels(labels, topics, embeddings, centroids, self.core_share)
         self.keywords_, self.keyword_scores_ = self._top_terms(
-            texts, labels, topics, (1, 1), self.top_n_words
+            texts, core, topics, (1, 1), self.top_n_words
         )
         self.phrases_, _ = self._top_terms(
-            texts, labels, topics, self.phrase_ngram_range, self.n_phrases
+            texts, core, topics, self.phrase_ngram_range, self.n_phrases
         )
         self.representatives_ = _representatives(
             labels, topics, embeddings, centroids, self.n_representatives
@@ -125,6 +137,31 @@ class TopicRepresentation(BaseEstimator):
             words[int(topic)] = [str(vocab[c]) for c in cols[order]]
             scores[int(topic)] = [round(float(v), 6) for v in vals[order]]
         return words, scores
+
+
+def _core_labels(
+    labels: NDArray[np.intp],
+    topics: NDArray[np.intp],
+    embeddings: NDArray[np.float32] | None,
+    centroids: NDArray[np.float32] | None,
+    share: float,
+) -> NDArray[np.intp]:
+    """``labels`` with every record outside its topic's core set to -1.
+
+    A topic's core is the ``ceil(share * size)`` records most similar to its centroid
+    (at least one). Without embeddings or centroids every record is core.
+    """
+    if share >= 1.0 or embeddings is None or centroids is None:
+        return labels
+    core = np.full_like(labels, -1)
+    for topic in topics:
+        rows = np.flatnonzero(labels == topic)
+        n_core = max(1, int(np.ceil(share * len(rows))))
+        if n_core < len(rows):
+            sims = embeddings[rows] @ centroids[topic]
+            rows = rows[np.argsort(-sims, kind="stable")[:n_core]]
+        core[rows] = topic
+    return core
 
 
 def _representatives(

@@ -4,7 +4,7 @@ punctuation, numbers or named entities, one space-joined string per text.
 Full mode runs only tok2vec, tagger and ner (never the parser or sentence
 splitter) and lemmatizes from the tags with :class:`RuleLemmatizer`; the
 ``attribute_ruler`` and ``lemmatizer`` components are loaded for their tables
-but not run. Fast mode runs no spaCy component: it splits the text into ``\w+``
+but not run. Fast mode runs no spaCy component: it splits the text into ``\\w+``
 runs and lemmatizes each distinct word once without a tag.
 
 Every kept token matches ``\\w+`` and is at least ``min_token_length`` long, so

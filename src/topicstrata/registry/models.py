@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from topicstrata.ensemble.persist import MANIFEST
 from topicstrata.errors import ConfigError, ModelError, TopicStrataError
 from topicstrata.registry.runs import RUN_DIR_TAG, log_run
 from topicstrata.registry.tracking import (
@@ -29,6 +30,7 @@ from topicstrata.registry.tracking import (
     quiet_mlflow,
     resolve_tracking_uri,
 )
+from topicstrata.run.outputs import locate_model
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -43,8 +45,6 @@ DECIDED_AT_TAG = "approval_decided_at"
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
 CHAMPION = "champion"
-PREDICTOR_FILE = "predictor.json"
-MODEL_DIR = "model"
 ARTIFACT_ROOT = "pyfunc"
 
 
@@ -89,15 +89,13 @@ def _mlflow_errors(what: str) -> Iterator[None]:
 
 def _model_dirs(path: Path) -> tuple[Path, Path | None]:
     """(model directory, run directory or None) for a run directory or a model directory."""
-    if (path / MODEL_DIR / PREDICTOR_FILE).is_file():
-        return path / MODEL_DIR, path
-    if (path / PREDICTOR_FILE).is_file():
-        parent = path.parent
-        return path, parent if (parent / "metrics.json").is_file() else None
-    raise ConfigError(
-        f"{path}: neither a run directory (with model/{PREDICTOR_FILE}) nor a model directory "
-        f"(with {PREDICTOR_FILE}); create one with `strata fit DATA -o RUN`."
-    )
+    found = locate_model(path)
+    if found is None:
+        raise ConfigError(
+            f"{path}: neither a run directory (with model/{MANIFEST}) nor a model directory "
+            f"(with {MANIFEST}); create one with `strata fit DATA -o RUN`."
+        )
+    return found
 
 
 def _requirements() -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from topicstrata.ensemble import Ensemble
+from topicstrata.ensemble.persist import MANIFEST
 from topicstrata.ensemble.predictor import TopicPredictor
 from topicstrata.io import RowReport, write_table
 from topicstrata.io.schema import ANNUALIZED_REVENUE, ID, INDUSTRY
@@ -27,6 +28,21 @@ METRICS = "metrics.json"
 REPORT = "report.html"
 VIEWS = "views.parquet"
 MODEL = "model"
+
+
+def locate_model(path: str | Path) -> tuple[Path, Path | None] | None:
+    """``(model directory, run directory or None)`` for a run directory or a saved model.
+
+    A run directory is recognised by its ``model/`` folder holding a saved model; a
+    model directory given directly has a run directory only when its parent has
+    ``metrics.json``. ``None`` when ``path`` is neither; callers word the error.
+    """
+    path = Path(path)
+    if (path / MODEL / MANIFEST).is_file():
+        return path / MODEL, path
+    if (path / MANIFEST).is_file():
+        return path, path.parent if (path.parent / METRICS).is_file() else None
+    return None
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -9,26 +9,25 @@ from typing import Any
 import pandas as pd
 
 from topicstrata._progress import ProgressCallback, null_progress
+from topicstrata.ensemble.persist import MANIFEST
 from topicstrata.ensemble.predictor import TopicPredictor
 from topicstrata.errors import ModelError
 from topicstrata.io import IngestConfig, read_records, write_table
 from topicstrata.io.schema import ID
-from topicstrata.run.outputs import MODEL
+from topicstrata.run.outputs import MODEL, locate_model
 
 logger = logging.getLogger(__name__)
 
 
 def model_dir(run_or_model: str | Path) -> Path:
     """Accept a run directory or its ``model/`` folder."""
-    path = Path(run_or_model)
-    if (path / MODEL / "manifest.json").is_file():
-        return path / MODEL
-    if (path / "manifest.json").is_file():
-        return path
-    raise ModelError(
-        f"{path} holds no fitted model (no {MODEL}/manifest.json); pass the run directory "
-        "written by `strata fit`."
-    )
+    found = locate_model(run_or_model)
+    if found is None:
+        raise ModelError(
+            f"{run_or_model} holds no fitted model (no {MODEL}/{MANIFEST}); pass the run "
+            "directory written by `strata fit`."
+        )
+    return found[0]
 
 
 def predict_file(
