@@ -55,6 +55,20 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def new_progress(*, label_width: int, transient: bool, remaining: bool = False) -> Progress:
+    """The one progress display of the CLI: spinner, label, bar, n/m, elapsed (and ETA)."""
+    columns: list[Any] = [
+        SpinnerColumn(),
+        TextColumn(f"[bold]{{task.description:<{label_width}}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
+    if remaining:
+        columns.append(TimeRemainingColumn())
+    return Progress(*columns, console=console, transient=transient)
+
+
 class RichProgress:
     """A ``ProgressCallback`` that draws one bar per task name."""
 
@@ -73,15 +87,5 @@ def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback]:
     if not enabled:
         yield null_progress
         return
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description:<12}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    with progress:
+    with new_progress(label_width=12, transient=False, remaining=True) as progress:
         yield RichProgress(progress)

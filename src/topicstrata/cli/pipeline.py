@@ -9,18 +9,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import TaskID
 from rich.table import Table
 
-from topicstrata.cli._ui import console, friendly_errors, out, setup_logging
+from topicstrata.cli._ui import console, friendly_errors, new_progress, out, setup_logging
 from topicstrata.errors import ConfigError
 from topicstrata.pipeline import (
     LocalExecutor,
@@ -77,15 +69,7 @@ class RichHooks(PipelineHooks):
     """Draws one line per finished step and a bar per ``ctx.progress`` task."""
 
     def __init__(self) -> None:
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description:<24}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
+        self.progress = new_progress(label_width=24, transient=True)
         self.tasks: dict[tuple[str, str], TaskID] = {}
 
     def on_run_start(self, run_id: str, pipeline: str, parameters: dict[str, Any]) -> None:
