@@ -9,6 +9,7 @@ from topicstrata.tune.loss import (
     LossWeights,
     combine,
     fold_loss,
+    level_harmonic_mean,
     score_assignments,
     size_balance,
     stability_score,
@@ -106,3 +107,14 @@ def test_combine_subtracts_weighted_stability():
     w = LossWeights(stability=2.0)
     assert combine([scores, scores], 0.5, w) == pytest.approx(fold_loss(scores, w) - 1.0)
     assert combine([], 1.0, w) == float("inf")
+
+
+def test_label_term_does_not_trade_one_level_for_another():
+    # Arithmetic mean: (0.70 + 0.97 + 0.90) / 3 > (0.80 + 0.90 + 0.85) / 3, so a config
+    # that loses level 1 would win. The harmonic mean prefers the one that serves all.
+    balanced, lopsided = [0.80, 0.90, 0.85], [0.70, 0.97, 0.90]
+    assert np.mean(lopsided) > np.mean(balanced)
+    assert level_harmonic_mean(balanced) > level_harmonic_mean(lopsided)
+    assert level_harmonic_mean([1.0, 1.0]) == pytest.approx(1.0)
+    assert level_harmonic_mean([0.9, 0.0]) == 0.0
+    assert level_harmonic_mean([]) == 0.0

@@ -14,8 +14,9 @@ and over the ``K`` folds::
 - ``B_f`` size balance: normalized entropy of the held-out topic sizes at each
   level, averaged over levels. 1 = even sizes; one giant topic or a long tail of
   tiny ones drives it towards 0. A model with one topic scores 0.
-- ``L_f`` mean over the given label columns of the NMI of column i with the tree
-  cut at depth i; 0 (and unused) when no labels are given.
+- ``L_f`` harmonic mean over the given label columns of the NMI of column i with
+  the tree cut at depth i (the weakest level dominates, so no level is traded for
+  another); absent when no labels are given.
 - ``O_f`` share of held-out records routed to an outlier path.
 - ``S`` stability: every fold's model assigns the same probe records (fitted by
   none of them); mean pairwise ARI over folds and levels. In [-0.5, 1].
@@ -53,6 +54,7 @@ __all__ = [
     "LossWeights",
     "combine",
     "fold_loss",
+    "level_harmonic_mean",
     "score_assignments",
     "score_fold",
     "size_balance",
@@ -173,7 +175,7 @@ def score_assignments(
     label_score = None
     if labels:
         rows = level_agreement(paths, labels)
-        label_score = float(np.mean([r["nmi"] for r in rows]))
+        label_score = level_harmonic_mean([r["nmi"] for r in rows])
     return FoldScores(
         coherence=float(coherence),
         diversity=float(diversity),
@@ -182,6 +184,21 @@ def score_assignments(
         labels=label_score,
         n_topics=len(words),
     )
+
+
+def level_harmonic_mean(values: Sequence[float]) -> float:
+    """Harmonic mean of per-level agreement scores (0 if any level scores 0 or less).
+
+    An arithmetic mean lets gains at deep levels pay for a loss at level 1; the harmonic
+    mean, like F1, is pulled down by the weakest level, so a configuration must serve
+    every level.
+    """
+    vals = [float(v) for v in values if math.isfinite(float(v))]
+    if not vals:
+        return 0.0
+    if min(vals) <= 0.0:
+        return 0.0
+    return len(vals) / sum(1.0 / v for v in vals)
 
 
 def fold_loss(scores: FoldScores, weights: LossWeights) -> float:
