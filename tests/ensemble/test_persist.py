@@ -40,7 +40,7 @@ def test_manifest_lists_every_file(tmp_path, fitted):
         str(p.relative_to(tmp_path / "m")) for p in (tmp_path / "m").rglob("*") if p.is_file()
     }
     assert set(files) | {"manifest.json"} == on_disk
-    assert "layers/root.joblib" in files
+    assert "layers/root.pkl" in files
 
 
 def test_tampered_file_is_refused(tmp_path, fitted):
@@ -53,8 +53,8 @@ def test_tampered_file_is_refused(tmp_path, fitted):
 
 def test_missing_file_and_missing_manifest(tmp_path, fitted):
     save_ensemble(fitted, tmp_path / "m")
-    (tmp_path / "m" / "layers" / "root.joblib").unlink()
-    with pytest.raises(ModelError, match=r"root\.joblib is listed in the manifest but missing"):
+    (tmp_path / "m" / "layers" / "root.pkl").unlink()
+    with pytest.raises(ModelError, match=r"root\.pkl is listed in the manifest but missing"):
         load_ensemble(tmp_path / "m")
     with pytest.raises(ModelError, match=r"manifest\.json is missing"):
         load_ensemble(tmp_path)
@@ -73,4 +73,33 @@ def test_save_replaces_atomically(tmp_path, fitted):
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "m"]
     assert leftovers == []
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
+
+
+def test_format_1_models_with_joblib_layers_still_load(tmp_path, data, fitted):
+    # Format 1 pickled layers with joblib; such a model must keep loading unchanged.
+    import joblib
+
+    from topicstrata.ensemble.persist import _write_manifest
+
+    model = save_ensemble(fitted, tmp_path / "m")
+    meta = json.loads((model / "ensemble.json").read_text())
+    for parent, name in list(meta["layers"].items()):
+        old = name.replace(".pkl", ".joblib")
+        joblib.dump(joblib.load(model / name), model / old)  # pickle and joblib read both
+        (model / name).unlink()
+        meta["layers"][parent] = old
+    (model / "ensemble.json").write_text(json.dumps(meta))
+    (model / "manifest.json").unlink()
+    _write_manifest(model)
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    loaded = load_ensemble(model)
+    pd.testing.assert_frame_equal(
+        fitted.predict(data.X, data.texts), loaded.predict(data.X, data.texts)
+    )
+    manifest["format_version"] = 99
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="format version 99"):
+        load_ensemble(model)

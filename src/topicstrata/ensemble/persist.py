@@ -5,14 +5,20 @@ Layout::
     model/
       manifest.json          format version, package version, sha256 of every file
       ensemble.json          config, topic tree, list of layer models
-      layers/root.joblib     the layer-1 LayerModel
-      layers/<path>.joblib   the LayerModel that split topic <path>
+      layers/root.pkl        the layer-1 LayerModel
+      layers/<path>.pkl      the LayerModel that split topic <path>
       mapping.v<N>.yaml      the mapping applied after each layer
 
 The directory is written next to its destination and renamed into place, so
 a crash never leaves a half-written model. Loading checks every file against
-the manifest first. Layer models are pickled with joblib: load models only
+the manifest first. Layer models are pickled (protocol 5): load models only
 from sources you trust.
+
+Why ``pickle`` and not ``joblib.dump``: joblib's pickler subclasses the pure-Python
+``pickle._Pickler``, and a fitted layer is mostly small Python objects (BIRCH's CF-tree
+nodes, pynndescent's index), not a few big arrays. On a 50,000-record, 3-layer model
+(59 layer files, 328 MB) joblib took 15.7 s to write them and the C pickler 1.8 s.
+Format 1 models (``.joblib`` files) still load.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,7 +40,9 @@ from topicstrata.ensemble.tree import TopicTree
 from topicstrata.errors import ModelError
 from topicstrata.mapping import dump_mapping, load_mapping
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Formats this version reads: 1 pickled layers with joblib.
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 
 
@@ -66,8 +75,9 @@ def save_ensemble(
         (tmp / "layers").mkdir()
         layer_files = {}
         for parent, model in ensemble.models_.items():
-            name = f"layers/{'root' if parent == ROOT else parent}.joblib"
-            joblib.dump(model, tmp / name)
+            name = f"layers/{'root' if parent == ROOT else parent}.pkl"
+            with (tmp / name).open("wb") as fh:
+                pickle.dump(model, fh, protocol=5)
             layer_files[parent] = name
         mapping_files = []
         for mapping in ensemble.mappings_:
@@ -123,10 +133,11 @@ def verify_manifest(directory: str | Path) -> dict[str, str]:
         raise ModelError(
             f"{manifest_path}: unreadable manifest ({exc}); re-save the model."
         ) from None
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMATS:
         raise ModelError(
-            f"{manifest_path}: format version {manifest.get('format_version')} is not "
-            f"{FORMAT_VERSION}; refit with this version of topicstrata."
+            f"{manifest_path}: format version {manifest.get('format_version')} is not one "
+            f"this version reads ({', '.join(map(str, READABLE_FORMATS))}); refit with this "
+            "version of topicstrata."
         )
     for name, expected in files.items():
         path = directory / name
@@ -158,8 +169,15 @@ def load_ensemble(directory: str | Path) -> Ensemble:
     ensemble.config_ = config
     ensemble.tree_ = TopicTree.from_records(meta["tree"])
     ensemble.models_ = {
-        parent: joblib.load(directory / name) for parent, name in meta["layers"].items()
+        parent: _load_layer(directory / name) for parent, name in meta["layers"].items()
     }
     ensemble.mappings_ = [load_mapping(directory / name) for name in meta["mappings"]]
     ensemble.ids_ = []
     return ensemble
+
+
+def _load_layer(path: Path) -> Any:
+    if path.suffix == ".joblib":  # format 1
+        return joblib.load(path)
+    with path.open("rb") as fh:
+        return pickle.load(fh)  # the manifest was verified first
