@@ -216,3 +216,28 @@ def test_hash_value_is_stable_and_unknowns_never_match():
     assert hash_value(1) != hash_value(1.0) != hash_value("1")
     blob = object()
     assert hash_value(blob) != hash_value(blob)
+
+
+def test_objects_are_pickled_and_old_joblib_artefacts_still_load(tmp_path):
+    import json
+
+    import joblib
+
+    store = ArtifactStore(tmp_path)
+    value = {"a", "set"}  # not JSON: goes to the pickle serializer
+    info = store.put(value)
+    assert info.serializer == "pickle" and info.path.name == "data.pkl"
+    assert store.get(info.sha256) == value
+    # An artefact written by an older version (joblib) is read back by its serializer.
+    from topicstrata.pipeline.hashing import hash_file
+
+    legacy = tmp_path / "legacy.joblib"
+    joblib.dump({"old"}, legacy)
+    sha = hash_file(legacy)
+    folder = store.dir / sha
+    folder.mkdir(parents=True)
+    legacy.rename(folder / "data.joblib")
+    meta = json.loads((info.path.parent / "meta.json").read_text())
+    meta.update(sha256=sha, serializer="joblib", file="data.joblib")
+    (folder / "meta.json").write_text(json.dumps(meta))
+    assert store.get(sha) == {"old"}
