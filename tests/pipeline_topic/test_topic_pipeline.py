@@ -115,6 +115,22 @@ def test_an_ensemble_setting_reruns_only_the_steps_after_embedding(first):
     rerun = run_pipeline(build_pipeline(2), params, root=root)
     assert {"ingest", "preprocess", "embed", "stability"} <= set(rerun.cache_hits)
     assert {"layer_1", "layer_2", "evaluate"} <= set(rerun.executed)
+    # A keyword setting re-describes every topic but clusters none of them again.
+    detail = {s["step"]: s["log"] or "" for s in describe_run(root, rerun.run_id)["steps"]}
+    for layer in (1, 2):
+        log = detail[f"layer_{layer}"]
+        topics = re.search(
+            rf"layer {layer} topics: (\d+) item\(s\) from cache, (\d+) computed", log
+        )
+        words = re.search(
+            rf"layer {layer} keywords: (\d+) item\(s\) from cache, (\d+) computed", log
+        )
+        assert topics and words, log
+        assert int(topics.group(2)) == 0 and int(topics.group(1)) > 0
+        assert int(words.group(2)) == int(topics.group(1)) and int(words.group(1)) == 0
+    assignments = pd.read_parquet(root / "run5" / "assignments.parquet")
+    before = pd.read_parquet(root / "run1" / "assignments.parquet")
+    assert assignments["path"].tolist() == before["path"].tolist()
 
 
 def test_tuning_step_feeds_the_layers_its_best_settings(first):

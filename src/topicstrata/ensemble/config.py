@@ -59,7 +59,7 @@ class RepresentationConfig(BaseModel):
     min_df: int = Field(2, ge=1)
     bm25_weighting: bool = True
     reduce_frequent_words: bool = True
-    core_share: float = Field(0.7, gt=0, le=1)
+    core_share: float = Field(1.0, gt=0, le=1)
 
     def build(self) -> TopicRepresentation:
         return TopicRepresentation(**self.model_dump())

@@ -1,17 +1,21 @@
 """Fitting one group of records into topics: the unit of work of every layer.
 
 ``fit_group`` is a pure, picklable function: rows in, a fitted ``LayerModel``
-and the nodes of its topics out. Layer 1 calls it once on all records; layer
-n+1 calls it once per topic marked ``split``, in parallel processes. The
-pipeline caches each call on its own, so editing one topic's mapping refits
-only that topic's subtree.
+and the nodes of its topics out. It is two steps, run as two maps by
+``Ensemble.fit_layer``: ``cluster_group`` (reduce + cluster, the cost) and
+``describe_group`` (keywords and flags, cheap). Layer 1 runs them once on all
+records; layer n+1 once per topic marked ``split``, clustering in parallel
+processes. The pipeline caches each call on its own, so editing one topic's
+mapping refits only that topic's subtree, and a keyword setting change
+re-describes topics without clustering them again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +42,56 @@ def child_path(parent: str | None, index: int) -> str:
     return str(index) if parent is None else f"{parent}.{index}"
 
 
+def cluster_group(
+    embeddings: NDArray[np.float32], layer: LayerConfig, random_state: int
+) -> LayerModel:
+    """Cluster the rows of one parent: the expensive half of :func:`fit_group`.
+
+    Depends only on the rows' embeddings and the layer settings, so the pipeline's
+    per-item cache keeps it across keyword (representation) and split-rule changes.
+    """
+    return layer.build(random_state).fit(embeddings)
+
+
+def describe_group(
+    parent: str | None,
+    embeddings: NDArray[np.float32],
+    labels: NDArray[np.intp],
+    centroids: NDArray[np.float32],
+    keyword_texts: Sequence[str],
+    ids: Sequence[str],
+    representation: RepresentationConfig,
+    split_rule: SplitRule,
+) -> list[TopicNode]:
+    """Keywords, phrases, representatives and split flags of one parent's child topics.
+
+    The cheap half of :func:`fit_group` (c-TF-IDF and a few matrix products); run in
+    process, never fanned out (see ``IN_PROCESS``).
+    """
+    texts = list(keyword_texts)
+    n_topics = len(centroids)
+    rep = representation.build().fit(texts, labels, embeddings, centroids)
+    sizes = np.bincount(labels, minlength=n_topics)
+    nodes = [
+        TopicNode(
+            path=child_path(parent, t),
+            size=int(sizes[t]),
+            keywords=rep.keywords_.get(t, []),
+            keyword_scores=rep.keyword_scores_.get(t, []),
+            phrases=rep.phrases_.get(t, []),
+            representative_ids=[str(ids[r]) for r in rep.representatives_.get(t, [])],
+        )
+        for t in range(n_topics)
+    ]
+    flag_siblings(nodes, dispersion(embeddings, labels, centroids), texts, split_rule)
+    return nodes
+
+
+#: Per-group functions a map should run in the calling process: they cost less than
+#: shipping their inputs to a worker.
+IN_PROCESS: frozenset[Callable[..., Any]] = frozenset({describe_group})
+
+
 def fit_group(
     parent: str | None,
     embeddings: NDArray[np.float32],
@@ -49,22 +103,16 @@ def fit_group(
     random_state: int,
 ) -> GroupFit:
     """Cluster the rows of one parent (``None`` for layer 1) into child topics."""
-    model = layer.build(random_state).fit(embeddings)
-    labels = model.labels_
-    texts = list(keyword_texts)
-    rep = representation.build().fit(texts, labels, embeddings, model.centroids_)
-    sizes = np.bincount(labels, minlength=model.n_topics_)
-    nodes = [
-        TopicNode(
-            path=child_path(parent, t),
-            size=int(sizes[t]),
-            keywords=rep.keywords_.get(t, []),
-            keyword_scores=rep.keyword_scores_.get(t, []),
-            phrases=rep.phrases_.get(t, []),
-            representative_ids=[str(ids[r]) for r in rep.representatives_.get(t, [])],
-        )
-        for t in range(model.n_topics_)
-    ]
-    flag_siblings(nodes, dispersion(embeddings, labels, model.centroids_), texts, split_rule)
+    model = cluster_group(embeddings, layer, random_state)
+    nodes = describe_group(
+        parent,
+        embeddings,
+        model.labels_,
+        model.centroids_,
+        keyword_texts,
+        ids,
+        representation,
+        split_rule,
+    )
     logger.info("fitted %s into %d topics", parent or "all records", model.n_topics_)
-    return GroupFit(parent=parent, model=model, labels=labels, nodes=nodes)
+    return GroupFit(parent=parent, model=model, labels=model.labels_, nodes=nodes)

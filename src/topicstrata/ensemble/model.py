@@ -24,9 +24,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.ensemble.config import EnsembleConfig
-from topicstrata.ensemble.fit import GroupFit, child_path, fit_group
+from topicstrata.ensemble.fit import IN_PROCESS, child_path, cluster_group, describe_group
 from topicstrata.ensemble.flags import wants_split
-from topicstrata.ensemble.tree import TopicTree
+from topicstrata.ensemble.tree import TopicNode, TopicTree
 from topicstrata.errors import ConfigError, InputError, ModelError
 from topicstrata.layers import LayerModel
 from topicstrata.mapping import (
@@ -144,28 +144,43 @@ class Ensemble:
         else:
             jobs = self._split_jobs(self.mappings_[-1], layer_no, cfg)
         layer = cfg.layers[layer_no - 1]
-        items = {
-            (parent or ROOT): {
-                "parent": parent,
-                "embeddings": X[rows],
-                "keyword_texts": [kw[i] for i in rows],
-                "ids": [self.ids_[i] for i in rows],
-                "layer": layer,
-                "representation": cfg.representation,
-                "split_rule": cfg.split,
-                "random_state": cfg.random_state,
-            }
-            for parent, rows in jobs
-        }
         total_rows = sum(len(rows) for _, rows in jobs)
-        results = (map_fn or self._local_map(total_rows))(fit_group, items)
+        run_map = map_fn or self._local_map(total_rows)
+        models: dict[str, LayerModel] = run_map(
+            cluster_group,
+            {
+                (parent or ROOT): {
+                    "embeddings": X[rows],
+                    "layer": layer,
+                    "random_state": cfg.random_state,
+                }
+                for parent, rows in jobs
+            },
+        )
+        described: dict[str, list[TopicNode]] = run_map(
+            describe_group,
+            {
+                (parent or ROOT): {
+                    "parent": parent,
+                    "embeddings": X[rows],
+                    "labels": models[parent or ROOT].labels_,
+                    "centroids": models[parent or ROOT].centroids_,
+                    "keyword_texts": [kw[i] for i in rows],
+                    "ids": [self.ids_[i] for i in rows],
+                    "representation": cfg.representation,
+                    "split_rule": cfg.split,
+                }
+                for parent, rows in jobs
+            },
+        )
         for parent, rows in jobs:
-            result: GroupFit = results[parent or ROOT]
-            self.models_[parent or ROOT] = result.model
-            for node in result.nodes:
+            model = models[parent or ROOT]
+            self.models_[parent or ROOT] = model
+            for node in described[parent or ROOT]:
                 self.tree_.add(node)
-            self.paths_[rows] = [child_path(parent, int(c)) for c in result.labels]
-            self.confidence_[rows] *= result.model.confidence(X[rows], result.labels)
+            logger.info("fitted %s into %d topics", parent or "all records", model.n_topics_)
+            self.paths_[rows] = [child_path(parent, int(c)) for c in model.labels_]
+            self.confidence_[rows] *= model.confidence(X[rows], model.labels_)
         self.layers_fitted_ = layer_no
         split_now = {
             node.path
@@ -208,7 +223,12 @@ class Ensemble:
         cfg = self.config_
 
         def run(func: Callable[..., Any], items: dict[str, dict[str, Any]]) -> dict[str, Any]:
-            if len(items) > 1 and cfg.n_jobs != 1 and total_rows >= cfg.parallel_min_rows:
+            if (
+                len(items) > 1
+                and cfg.n_jobs != 1
+                and total_rows >= cfg.parallel_min_rows
+                and func not in IN_PROCESS
+            ):
                 logger.info("fitting %d topics in parallel processes", len(items))
                 values = Parallel(n_jobs=cfg.n_jobs)(
                     delayed(func)(**kwargs) for kwargs in items.values()

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from topicstrata.config import StrataConfig
 from topicstrata.embed import Embedder
 from topicstrata.ensemble import Ensemble, EnsembleConfig
+from topicstrata.ensemble.fit import IN_PROCESS, describe_group
 from topicstrata.errors import InputError
 from topicstrata.io import RowReport
 from topicstrata.io.schema import EMBED_TEXT, ID, KEYWORD_TOKENS
@@ -193,10 +194,12 @@ def fit_layer(
         state.accept_mapping(accepted, views[EMBED_TEXT].tolist())
 
     def map_fn(func: Any, items: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        # Worker processes pay UMAP's compilation first: only worth it on enough records.
+        # Worker processes pay UMAP's compilation first: only worth it on enough records;
+        # describing topics (keywords) always runs here. Both maps are cached per topic.
         rows = sum(len(item["embeddings"]) for item in items.values())
-        n_jobs = 1 if rows < state.config_.parallel_min_rows else None
-        return ctx.map(func, items, n_jobs=n_jobs, task=f"layer {layer_no} topics")
+        in_process = func in IN_PROCESS or rows < state.config_.parallel_min_rows
+        task = f"layer {layer_no} {'keywords' if func is describe_group else 'topics'}"
+        return ctx.map(func, items, n_jobs=1 if in_process else None, task=task)
 
     draft = state.fit_layer(layer_no, embeddings, views[KEYWORD_TOKENS].tolist(), map_fn=map_fn)
     return {"state": state, "mapping": draft}
