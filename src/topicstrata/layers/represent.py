@@ -143,6 +143,19 @@ class TopicRepresentation(BaseEstimator):
         return words, scores
 
 
+def _nearest(
+    rows: NDArray[np.intp],
+    embeddings: NDArray[np.float32] | None,
+    centroid: NDArray[np.float32] | None,
+    n: int,
+) -> NDArray[np.intp]:
+    """The ``n`` of ``rows`` most similar to ``centroid`` (the first ``n`` without vectors)."""
+    if embeddings is not None and centroid is not None and len(rows) > n:
+        sims = embeddings[rows] @ centroid
+        rows = rows[np.argsort(-sims, kind="stable")[:n]]
+    return rows[:n]
+
+
 def _core_labels(
     labels: NDArray[np.intp],
     topics: NDArray[np.intp],
@@ -160,11 +173,9 @@ def _core_labels(
     core = np.full_like(labels, -1)
     for topic in topics:
         rows = np.flatnonzero(labels == topic)
-        n_core = max(1, int(np.ceil(share * len(rows))))
-        if n_core < len(rows):
-            sims = embeddings[rows] @ centroids[topic]
-            rows = rows[np.argsort(-sims, kind="stable")[:n_core]]
-        core[rows] = topic
+        core[
+            _nearest(rows, embeddings, centroids[topic], max(1, int(np.ceil(share * len(rows)))))
+        ] = topic
     return core
 
 
@@ -176,11 +187,15 @@ def _representatives(
     n: int,
 ) -> dict[int, list[int]]:
     """Row indices of the records closest to each topic's centroid (or the first rows)."""
-    reps: dict[int, list[int]] = {}
-    for topic in topics:
-        rows = np.flatnonzero(labels == topic)
-        if embeddings is not None and centroids is not None and len(rows) > n:
-            sims = embeddings[rows] @ centroids[topic]
-            rows = rows[np.argsort(-sims, kind="stable")[:n]]
-        reps[int(topic)] = [int(r) for r in rows[:n]]
-    return reps
+    return {
+        int(topic): [
+            int(r)
+            for r in _nearest(
+                np.flatnonzero(labels == topic),
+                embeddings,
+                None if centroids is None else centroids[topic],
+                n,
+            )
+        ]
+        for topic in topics
+    }
