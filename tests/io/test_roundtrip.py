@@ -169,3 +169,18 @@ def test_write_table_rejects_unknown_extension(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"out\.xlsx.*\.parquet, \.csv, \.jsonl"):
         write_table(opportunities(), tmp_path / "out.xlsx")
     assert not list(tmp_path.iterdir())
+
+
+def test_progress_has_a_total_for_parquet_and_none_for_csv(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(25)], "text": ["renew crm"] * 25})
+    frame.to_parquet(tmp_path / "d.parquet")
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    for name, expected in (("d.parquet", 25), ("d.csv", None)):
+        calls: list[tuple[str, int, int | None]] = []
+        read_records(
+            tmp_path / name,
+            IngestConfig(chunk_rows=10),
+            progress=lambda task, done, total, calls=calls: calls.append((task, done, total)),
+        )
+        assert calls[-1] == ("ingest", 25, expected), name
+        assert [c[1] for c in calls] == sorted(c[1] for c in calls)

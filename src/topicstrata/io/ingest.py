@@ -68,6 +68,7 @@ def read_records(
             "to read a directory as a Salesforce export."
         )
     report = RowReport(source=str(source), format=fmt)
+    total = _known_rows(source, fmt)
     plan: ColumnPlan | None = None
     first_rows: dict[str, int] = {}
     tables: list[pd.DataFrame] = []
@@ -80,7 +81,7 @@ def read_records(
         report.add(len(chunk.frame), len(result.table), result.rejected)
         if len(result.table):
             tables.append(result.table)
-        progress("ingest", report.rows_in, None)
+        progress("ingest", report.rows_in, total)
     if plan is None or report.rows_in == 0:
         raise InputError(
             f"{source.name}: no records found; the file is empty or holds only a header. "
@@ -126,3 +127,15 @@ def _describe(plan: ColumnPlan) -> str:
     }
     found = ", ".join(f"{k}={v}" for k, v in meta.items() if v)
     return f"text from {', '.join(plan.text)}; {found}"
+
+
+def _known_rows(source: Path, fmt: str) -> int | None:
+    """Row count from a Parquet footer (free), for a progress bar with a total; else None."""
+    if fmt != "parquet":
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(source).metadata.num_rows)
+    except Exception:  # an unreadable file is reported by the reader, with context
+        return None
