@@ -28,7 +28,7 @@ class LayerConfig(BaseModel):
     n_neighbors: int = Field(15, ge=2)
     min_dist: float = Field(0.0, ge=0.0)
     metric: str = "cosine"
-    global_step: Literal["kmeans", "ward", "ward-knn"] = "kmeans"
+    global_step: Literal["kmeans", "ward", "ward-knn"] = "ward"
     threshold: float | Literal["auto"] = "auto"
     branching_factor: int = Field(50, ge=2)
     max_subclusters: int = Field(2000, ge=10)
