@@ -1,7 +1,7 @@
 """The sequential ensemble: layers of topic models, the topic tree, routing, save/load."""
 
 from topicstrata.ensemble.config import EnsembleConfig, LayerConfig, RepresentationConfig, SplitRule
-from topicstrata.ensemble.fit import GroupFit, cluster_group, describe_group, fit_group
+from topicstrata.ensemble.fit import cluster_group, describe_group
 from topicstrata.ensemble.model import Ensemble, ReviewCallback
 from topicstrata.ensemble.persist import load_ensemble, save_ensemble, verify_manifest
 from topicstrata.ensemble.tree import TopicNode, TopicTree
@@ -9,7 +9,6 @@ from topicstrata.ensemble.tree import TopicNode, TopicTree
 __all__ = [
     "Ensemble",
     "EnsembleConfig",
-    "GroupFit",
     "LayerConfig",
     "RepresentationConfig",
     "ReviewCallback",
@@ -18,7 +17,6 @@ __all__ = [
     "TopicTree",
     "cluster_group",
     "describe_group",
-    "fit_group",
     "load_ensemble",
     "save_ensemble",
     "verify_manifest",

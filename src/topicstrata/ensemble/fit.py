@@ -1,41 +1,35 @@
 """Fitting one group of records into topics: the unit of work of every layer.
 
-``fit_group`` is a pure, picklable function: rows in, a fitted ``LayerModel``
-and the nodes of its topics out. It is two steps, run as two maps by
-``Ensemble.fit_layer``: ``cluster_group`` (reduce + cluster, the cost) and
-``describe_group`` (keywords and flags, cheap). Layer 1 runs them once on all
-records; layer n+1 once per topic marked ``split``, clustering in parallel
-processes. The pipeline caches each call on its own, so editing one topic's
-mapping refits only that topic's subtree, and a keyword setting change
-re-describes topics without clustering them again.
+Two pure, picklable functions, run as two maps by ``Ensemble.fit_layer``:
+``cluster_group`` (rows in, a fitted ``LayerModel`` out: reduce + cluster, the
+cost) and ``describe_group`` (the nodes of its topics: keywords and flags,
+cheap). Layer 1 runs them once on all records; layer n+1 once per topic marked
+``split``, clustering in parallel processes when ``fans_out`` says so. The
+pipeline caches each call on its own, so editing one topic's mapping refits only
+that topic's subtree, and a keyword setting change re-describes topics without
+clustering them again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from topicstrata.ensemble.config import LayerConfig, RepresentationConfig, SplitRule
+from topicstrata.ensemble.config import (
+    EnsembleConfig,
+    LayerConfig,
+    RepresentationConfig,
+    SplitRule,
+)
 from topicstrata.ensemble.flags import dispersion, flag_siblings
 from topicstrata.ensemble.tree import TopicNode
 from topicstrata.layers import LayerModel
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class GroupFit:
-    """The result of clustering one group: model, per-row child index, child nodes."""
-
-    parent: str | None
-    model: LayerModel
-    labels: NDArray[np.intp]
-    nodes: list[TopicNode]
 
 
 def child_path(parent: str | None, index: int) -> str:
@@ -45,7 +39,7 @@ def child_path(parent: str | None, index: int) -> str:
 def cluster_group(
     embeddings: NDArray[np.float32], layer: LayerConfig, random_state: int
 ) -> LayerModel:
-    """Cluster the rows of one parent: the expensive half of :func:`fit_group`.
+    """Cluster the rows of one parent (``None`` for layer 1) into child topics.
 
     Depends only on the rows' embeddings and the layer settings, so the pipeline's
     per-item cache keeps it across keyword (representation) and split-rule changes.
@@ -65,8 +59,8 @@ def describe_group(
 ) -> list[TopicNode]:
     """Keywords, phrases, representatives and split flags of one parent's child topics.
 
-    The cheap half of :func:`fit_group` (c-TF-IDF and a few matrix products); run in
-    process, never fanned out (see ``IN_PROCESS``).
+    The cheap half of a group's fit (c-TF-IDF and a few matrix products); run in
+    process, never fanned out (see :func:`fans_out`).
     """
     texts = list(keyword_texts)
     n_topics = len(centroids)
@@ -92,27 +86,8 @@ def describe_group(
 IN_PROCESS: frozenset[Callable[..., Any]] = frozenset({describe_group})
 
 
-def fit_group(
-    parent: str | None,
-    embeddings: NDArray[np.float32],
-    keyword_texts: Sequence[str],
-    ids: Sequence[str],
-    layer: LayerConfig,
-    representation: RepresentationConfig,
-    split_rule: SplitRule,
-    random_state: int,
-) -> GroupFit:
-    """Cluster the rows of one parent (``None`` for layer 1) into child topics."""
-    model = cluster_group(embeddings, layer, random_state)
-    nodes = describe_group(
-        parent,
-        embeddings,
-        model.labels_,
-        model.centroids_,
-        keyword_texts,
-        ids,
-        representation,
-        split_rule,
-    )
-    logger.info("fitted %s into %d topics", parent or "all records", model.n_topics_)
-    return GroupFit(parent=parent, model=model, labels=model.labels_, nodes=nodes)
+def fans_out(func: Callable[..., Any], n_rows: int, config: EnsembleConfig) -> bool:
+    """Whether a map of ``func`` over groups of ``n_rows`` records in all is worth
+    worker processes: not for in-process functions, and not below
+    ``parallel_min_rows`` records (each worker pays UMAP's compilation first)."""
+    return func not in IN_PROCESS and n_rows >= config.parallel_min_rows

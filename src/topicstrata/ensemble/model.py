@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.ensemble.config import EnsembleConfig
-from topicstrata.ensemble.fit import IN_PROCESS, child_path, cluster_group, describe_group
+from topicstrata.ensemble.fit import child_path, cluster_group, describe_group, fans_out
 from topicstrata.ensemble.flags import wants_split
 from topicstrata.ensemble.tree import TopicNode, TopicTree
 from topicstrata.errors import ConfigError, InputError, ModelError
@@ -223,12 +223,7 @@ class Ensemble:
         cfg = self.config_
 
         def run(func: Callable[..., Any], items: dict[str, dict[str, Any]]) -> dict[str, Any]:
-            if (
-                len(items) > 1
-                and cfg.n_jobs != 1
-                and total_rows >= cfg.parallel_min_rows
-                and func not in IN_PROCESS
-            ):
+            if len(items) > 1 and cfg.n_jobs != 1 and fans_out(func, total_rows, cfg):
                 logger.info("fitting %d topics in parallel processes", len(items))
                 values = Parallel(n_jobs=cfg.n_jobs)(
                     delayed(func)(**kwargs) for kwargs in items.values()

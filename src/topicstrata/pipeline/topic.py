@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from topicstrata.config import StrataConfig
 from topicstrata.embed import Embedder
 from topicstrata.ensemble import Ensemble, EnsembleConfig
-from topicstrata.ensemble.fit import IN_PROCESS, describe_group
+from topicstrata.ensemble.fit import describe_group, fans_out
 from topicstrata.errors import InputError
 from topicstrata.io import RowReport
 from topicstrata.io.schema import EMBED_TEXT, ID, KEYWORD_TOKENS
@@ -194,12 +194,11 @@ def fit_layer(
         state.accept_mapping(accepted, views[EMBED_TEXT].tolist())
 
     def map_fn(func: Any, items: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        # Worker processes pay UMAP's compilation first: only worth it on enough records;
-        # describing topics (keywords) always runs here. Both maps are cached per topic.
+        # Both maps are cached per topic; fans_out decides what is worth worker processes.
         rows = sum(len(item["embeddings"]) for item in items.values())
-        in_process = func in IN_PROCESS or rows < state.config_.parallel_min_rows
+        parallel = fans_out(func, rows, state.config_)
         task = f"layer {layer_no} {'keywords' if func is describe_group else 'topics'}"
-        return ctx.map(func, items, n_jobs=1 if in_process else None, task=task)
+        return ctx.map(func, items, n_jobs=None if parallel else 1, task=task)
 
     draft = state.fit_layer(layer_no, embeddings, views[KEYWORD_TOKENS].tolist(), map_fn=map_fn)
     return {"state": state, "mapping": draft}
