@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -194,11 +195,9 @@ def level_harmonic_mean(values: Sequence[float]) -> float:
     every level.
     """
     vals = [float(v) for v in values if math.isfinite(float(v))]
-    if not vals:
+    if not vals or min(vals) <= 0.0:
         return 0.0
-    if min(vals) <= 0.0:
-        return 0.0
-    return len(vals) / sum(1.0 / v for v in vals)
+    return statistics.harmonic_mean(vals)
 
 
 def fold_loss(scores: FoldScores, weights: LossWeights) -> float:
