@@ -88,3 +88,18 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(
     states = [t.state for t in result.study.trials]
     assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
     assert "cannot fit" in result.study.trials[0].user_attrs["error"]
+
+
+def test_a_new_study_starts_with_the_base_config(tmp_path, tune_data, base_config, space):
+    result = tune(tune_data, base_config, settings(tmp_path, space, study_name="warm"))
+    first = result.study.trials[0]
+    assert first.user_attrs["source"] == "base config"
+    assert first.params == {"l1.k_low": 5, "l1.k_span": 2, "l1.n_components": 8, "repr.min_df": 2}
+    assert result.best_loss <= first.value
+    # Resuming does not enqueue it again; enqueue_base=False leaves trial 0 to the sampler.
+    again = tune(tune_data, base_config, settings(tmp_path, space, study_name="warm", trials=1))
+    assert [t.user_attrs.get("source") for t in again.study.trials].count("base config") == 1
+    cold = tune(
+        tune_data, base_config, settings(tmp_path, space, study_name="cold", enqueue_base=False)
+    )
+    assert "source" not in cold.study.trials[0].user_attrs

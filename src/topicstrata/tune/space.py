@@ -34,6 +34,7 @@ __all__ = [
     "RepresentationSpace",
     "SearchSpace",
     "ThresholdSpace",
+    "base_params",
     "default_space",
     "suggest_config",
 ]
@@ -71,6 +72,12 @@ class Range(BaseModel):
             raise ValueError("a log range needs low > 0")
         return self
 
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is a point of this range (for enqueuing a known config)."""
+        if not _is_number(value) or not self.low <= value <= self.high:
+            return False
+        return not self.integer or float(value).is_integer()
+
     def suggest(self, trial: optuna.trial.BaseTrial, name: str) -> int | float:
         if self.integer:
             step = int(self.step or 1)
@@ -91,6 +98,9 @@ class Choice(BaseModel):
         if isinstance(value, list | tuple):
             return {"choices": list(value)}
         return value
+
+    def contains(self, value: Any) -> bool:
+        return _encode(value) in [_encode(c) for c in self.choices]
 
     def suggest(self, trial: optuna.trial.BaseTrial, name: str) -> Any:
         # Optuna stores categorical values as JSON scalars: encode lists (n-gram ranges).
@@ -144,6 +154,16 @@ class ThresholdSpace(BaseModel):
         if self.low is not None and self.high is not None and not 0 < self.low <= self.high:
             raise ValueError("threshold range needs 0 < low <= high")
         return self
+
+    def params(self, name: str, value: float | str) -> dict[str, Any]:
+        """The trial parameters that reproduce ``value`` (empty when outside the space)."""
+        if value == "auto":
+            if self.low is None or not self.auto:
+                return {}
+            return {f"{name}_mode": "auto"}
+        if self.low is None or self.high is None or not self.low <= float(value) <= self.high:
+            return {}
+        return ({f"{name}_mode": "fixed"} if self.auto else {}) | {name: float(value)}
 
     def suggest(self, trial: optuna.trial.BaseTrial, name: str) -> float | Literal["auto"]:
         if self.low is None or self.high is None:
@@ -276,6 +296,40 @@ def suggest_config(
     return StrataConfig.from_dict(
         {**base.model_dump(), "ensemble": ensemble, "embed": embed}, source="trial"
     )
+
+
+def base_params(space: SearchSpace, base: StrataConfig) -> dict[str, Any]:
+    """The trial parameters under which ``suggest_config`` gives back ``base``.
+
+    The inverse of ``suggest_config`` for the base config: ``tune`` enqueues it
+    as the first trial of a new study, so the defaults are always a candidate
+    and the best trial is never worse than them on the cross-validated loss.
+    A base value outside its dimension is left out; the sampler fills it in.
+    """
+    params: dict[str, Any] = {}
+    layers = base.ensemble.layers
+
+    def put(name: str, dim: Range | Choice | None, value: Any) -> None:
+        if dim is not None and dim.contains(value):
+            params[name] = _encode(value) if isinstance(dim, Choice) else value
+
+    for i, layer_space in enumerate(space.layers[: len(layers)]):
+        layer, prefix = layers[i], f"l{i + 1}"
+        put(f"{prefix}.reducer", layer_space.reducer, layer.reducer)
+        lo, hi = layer.k_range
+        put(f"{prefix}.k_low", layer_space.k_low, lo)
+        put(f"{prefix}.k_span", layer_space.k_span, hi - lo)
+        for name in ("n_components", "n_neighbors", "min_dist", "global_step", "branching_factor"):
+            put(f"{prefix}.{name}", getattr(layer_space, name), getattr(layer, name))
+        if layer_space.threshold is not None:
+            params |= layer_space.threshold.params(f"{prefix}.threshold", layer.threshold)
+    rep = base.ensemble.representation
+    for name in RepresentationSpace.model_fields:
+        put(f"repr.{name}", getattr(space.representation, name), getattr(rep, name))
+    put("split.mode", space.split_mode, base.ensemble.split.mode)
+    if space.embedder_selection == "search" and space.embedders:
+        put("embedder", Choice(choices=list(space.embedders)), base.embed.backend)
+    return params
 
 
 def _suggest_layer(

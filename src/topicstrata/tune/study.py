@@ -32,7 +32,7 @@ from topicstrata.errors import ConfigError, ModelError, TopicStrataError
 from topicstrata.tune.cv import CVResult, Folds, cross_validate, make_folds
 from topicstrata.tune.data import TuneData
 from topicstrata.tune.loss import LossWeights
-from topicstrata.tune.space import SearchSpace, default_space, suggest_config
+from topicstrata.tune.space import SearchSpace, base_params, default_space, suggest_config
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ class TuneSettings(BaseModel):
     n_jobs: int = Field(1, ge=1)
     probe_share: float = Field(0.1, ge=0, lt=0.5)
     pruning: bool = True
+    #: Enqueue the base config as the first trial of a new study (``base_params``).
+    enqueue_base: bool = True
     #: Random trials before TPE models the results (None: a third of ``trials``, 3 to 10).
     startup_trials: int | None = Field(None, ge=1)
     weights: LossWeights = Field(default_factory=LossWeights)
@@ -204,6 +206,11 @@ def tune(
     fixed = winner if space.embedder_selection == "rank" or len(embedders) == 1 else None
     if fixed is not None:
         space = space.model_copy(update={"embedder_selection": "rank"})
+
+    if settings.enqueue_base and not study.trials:
+        params = base_params(space, base)
+        study.enqueue_trial(params, user_attrs={"source": "base config"})
+        logger.info("enqueued the base config as trial 0 (%d parameters)", len(params))
 
     done = 0
 
