@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _support.hierarchy import make_hierarchy, pca_config
 from topicstrata.ensemble import Ensemble
 from topicstrata.errors import ConfigError
 from topicstrata.tune import LossWeights, cross_validate, make_folds
 from topicstrata.tune import cv as cv_module
 from topicstrata.tune import loss as loss_module
+from topicstrata.tune.loss import level_keywords
 
 
 def test_folds_are_disjoint_and_probe_is_never_fitted():
@@ -80,3 +82,13 @@ def test_scorer_only_sees_held_out_records(monkeypatch, tune_data, base_config):
     assert np.isfinite(result.loss) and -0.5 <= result.stability <= 1.0
     # TF-IDF + PCA recovers the planted first level on held-out records.
     assert result.summary()["labels"] > 0.3
+
+
+def test_level_keywords_follow_the_fitted_tree():
+    # The seeded hierarchy has 4/12/24 topics; every level's keywords name that level.
+    h = make_hierarchy()
+    ensemble = Ensemble(pca_config()).fit(h.X, h.keywords, h.ids, h.texts)
+    levels = level_keywords(ensemble)
+    assert [len(words) for words in levels] == [4, 12, 24]
+    assert all(any(w.startswith("top") for w in words[:3]) for words in levels[0])
+    assert all(any(w.startswith("leaf") for w in words[:3]) for words in levels[2])

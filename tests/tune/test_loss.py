@@ -36,11 +36,11 @@ def corpus(per_group: int = 30):
 def test_perfect_split_beats_merged_topics():
     truth, tokens = corpus()
     perfect = score_assignments(
-        truth, [VOCAB[g].split() for g in VOCAB], [3], tokens, {"l1": list(truth)}
+        truth, [[VOCAB[g].split() for g in VOCAB]], [3], tokens, {"l1": list(truth)}
     )
     merged_words = [" ".join(VOCAB.values()).split()[::3]]  # one topic mixing every group
     merged = score_assignments(
-        np.full(len(truth), "a"), merged_words, [1], tokens, {"l1": list(truth)}
+        np.full(len(truth), "a"), [merged_words], [1], tokens, {"l1": list(truth)}
     )
     weights = LossWeights()
     assert perfect.coherence > merged.coherence
@@ -60,8 +60,8 @@ def test_one_giant_topic_is_penalized():
     _, tokens = corpus()
     words = [VOCAB[g].split() for g in VOCAB]
     tokens = tokens[:100]
-    scores_even = score_assignments(even, words, [4], tokens)
-    scores_giant = score_assignments(giant, words, [4], tokens)
+    scores_even = score_assignments(even, [words], [4], tokens)
+    scores_giant = score_assignments(giant, [words], [4], tokens)
     assert fold_loss(scores_giant, LossWeights()) > fold_loss(scores_even, LossWeights())
 
 
@@ -73,21 +73,21 @@ def test_many_tiny_topics_are_penalized():
 def test_labels_term_only_when_labels_are_given():
     truth, tokens = corpus()
     words = [VOCAB[g].split() for g in VOCAB]
-    without = score_assignments(truth, words, [3], tokens)
+    without = score_assignments(truth, [words], [3], tokens)
     assert without.labels is None and "labels" not in without.as_dict()
     heavy = LossWeights(labels=100.0)
     assert fold_loss(without, heavy) == fold_loss(without, LossWeights(labels=0.0))
-    with_labels = score_assignments(truth, words, [3], tokens, {"l1": list(truth)})
+    with_labels = score_assignments(truth, [words], [3], tokens, {"l1": list(truth)})
     assert fold_loss(with_labels, heavy) < fold_loss(without, heavy) - 99
 
 
 def test_outliers_raise_the_loss():
     truth, tokens = corpus()
     words = [VOCAB[g].split() for g in VOCAB]
-    clean = score_assignments(truth, words, [3], tokens)
+    clean = score_assignments(truth, [words], [3], tokens)
     dirty_paths = truth.copy().astype(object)
     dirty_paths[::3] = "-1"
-    dirty = score_assignments(dirty_paths.astype(str), words, [3], tokens)
+    dirty = score_assignments(dirty_paths.astype(str), [words], [3], tokens)
     assert dirty.outliers == pytest.approx(1 / 3)
     assert fold_loss(dirty, LossWeights()) > fold_loss(clean, LossWeights())
 
@@ -103,7 +103,7 @@ def test_stability_is_ari_over_fold_pairs_and_levels():
 
 def test_combine_subtracts_weighted_stability():
     truth, tokens = corpus()
-    scores = score_assignments(truth, [VOCAB[g].split() for g in VOCAB], [3], tokens)
+    scores = score_assignments(truth, [[VOCAB[g].split() for g in VOCAB]], [3], tokens)
     w = LossWeights(stability=2.0)
     assert combine([scores, scores], 0.5, w) == pytest.approx(fold_loss(scores, w) - 1.0)
     assert combine([], 1.0, w) == float("inf")
@@ -118,3 +118,20 @@ def test_label_term_does_not_trade_one_level_for_another():
     assert level_harmonic_mean([1.0, 1.0]) == pytest.approx(1.0)
     assert level_harmonic_mean([0.9, 0.0]) == 0.0
     assert level_harmonic_mean([]) == 0.0
+
+
+def test_keywords_are_scored_level_by_level():
+    # Two levels: three parents, each split into two children that share the parent's
+    # words. Leaf diversity alone would call the children redundant; the level-1
+    # topics are fully distinct, so the two-level score lies between.
+    truth, tokens = corpus()
+    parents = [VOCAB[g].split() for g in VOCAB]
+    children = [[*p[:4], f"{p[0]}{i}", f"{p[1]}{i}"] for p in parents for i in (1, 2)]
+    paths = np.array([f"{g}.{1 + i % 2}" for i, g in enumerate(truth)])
+    two = score_assignments(paths, [parents, children], [3, 6], tokens)
+    leaves = score_assignments(paths, [children], [6], tokens)
+    assert two.diversity == pytest.approx((1.0 + leaves.diversity) / 2)
+    assert leaves.diversity < two.diversity
+    parents_only = score_assignments(truth, [parents], [3], tokens)
+    assert two.coherence == pytest.approx((parents_only.coherence + leaves.coherence) / 2)
+    assert two.n_topics == 6

@@ -8,9 +8,11 @@ and over the ``K`` folds::
 
     loss = mean_f(fold_loss_f) - w_s·S
 
-- ``C_f`` NPMI of the fitted leaf topics' keywords, co-occurrence counted on the
-  held-out fold's keyword corpus (whole documents). In [-1, 1].
-- ``D_f`` topic diversity of those keywords (unique share of the top 10). In [0, 1].
+- ``C_f`` NPMI of the fitted topics' keywords, co-occurrence counted on the
+  held-out fold's keyword corpus (whole documents): the mean over the topics of
+  each level (the tree cut at depth d), then over levels. In [-1, 1].
+- ``D_f`` topic diversity of the topics' keywords (unique share of the top 10),
+  per level, then averaged over levels. In [0, 1].
 - ``B_f`` size balance: normalized entropy of the held-out topic sizes at each
   level, averaged over levels. 1 = even sizes; one giant topic or a long tail of
   tiny ones drives it towards 0. A model with one topic scores 0.
@@ -56,11 +58,11 @@ __all__ = [
     "combine",
     "fold_loss",
     "level_harmonic_mean",
+    "level_keywords",
     "score_assignments",
     "score_fold",
     "size_balance",
     "stability_score",
-    "topic_keywords",
 ]
 
 TOPK = 10
@@ -94,15 +96,25 @@ class FoldScores:
         return {k: float(v) for k, v in asdict(self).items() if v is not None}
 
 
-def topic_keywords(ensemble: Ensemble) -> list[list[str]]:
-    """Keywords of the fitted model's leaf topics (outliers left out)."""
+def level_keywords(ensemble: Ensemble) -> list[list[list[str]]]:
+    """Keywords of the fitted model's topics at each depth (outliers left out).
+
+    Depth ``d`` holds the topics of the tree cut at ``d``: a topic that was not
+    split stays in the levels below it, as it does for the label and size terms.
+    """
     entries = ensemble.mapping_.by_path()
-    leaves = sorted(set(ensemble.assignments_["path"].astype(str)))
-    return [
-        list(entries[p].keywords)
-        for p in leaves
-        if not is_outlier_path(p) and p in entries and entries[p].keywords
-    ]
+    fitted = ensemble.assignments_["path"].astype(str).to_numpy()
+    levels = []
+    for depth in range(1, ensemble.n_layers_ + 1):
+        topics = sorted(set(cut_paths(fitted, depth)))
+        levels.append(
+            [
+                list(entries[p].keywords)
+                for p in topics
+                if not is_outlier_path(p) and p in entries and entries[p].keywords
+            ]
+        )
+    return levels
 
 
 def size_balance(
@@ -148,7 +160,7 @@ def score_fold(
     ]
     return score_assignments(
         assignments["path"].astype(str).to_numpy(),
-        topic_keywords(ensemble),
+        level_keywords(ensemble),
         n_topics,
         tokens,
         labels,
@@ -157,33 +169,44 @@ def score_fold(
 
 def score_assignments(
     paths: Sequence[str] | np.ndarray,
-    topic_words: Sequence[Sequence[str]],
+    level_words: Sequence[Sequence[Sequence[str]]],
     n_topics: Sequence[int],
     tokens: Sequence[Sequence[str]],
     labels: Mapping[str, Sequence[str | None]] | None = None,
 ) -> FoldScores:
-    """The fold terms from plain values: held-out ``paths``, the model's leaf
-    ``topic_words``, its number of topics per level, and the held-out tokens."""
+    """The fold terms from plain values: held-out ``paths``, the keywords of the
+    model's topics at each level (``level_words[d - 1]``, see ``level_keywords``),
+    its number of topics per level, and the held-out tokens.
+
+    Coherence and diversity are scored per level and averaged, like the label,
+    balance and stability terms: a hierarchy is read level by level. Scored on the
+    leaves alone, they would count a child sharing its parent's words as a
+    redundant topic, and penalize every split (on synthetic data, a 3-level
+    config that beat the defaults by .09 NMI at level 1 lost on leaf diversity).
+    """
     paths = np.asarray(paths, dtype=str)
-    words = [list(w) for w in topic_words if len(w)]
+    levels = [[list(w) for w in words if len(w)] for words in level_words]
+    levels = [words for words in levels if words]
     coherence = math.nan
-    if words and any(len(t) for t in tokens):
-        coherence = npmi_coherence(words, tokens, topk=TOPK)
+    if levels and any(len(t) for t in tokens):
+        per_level = [npmi_coherence(words, tokens, topk=TOPK) for words in levels]
+        finite = [c for c in per_level if math.isfinite(c)]
+        coherence = float(np.mean(finite)) if finite else math.nan
     if not math.isfinite(coherence):
         logger.info("no topic keyword pair occurs in the held-out fold; coherence scored 0")
         coherence = 0.0
-    diversity = topic_diversity(words, topk=TOPK) if words else 0.0
+    diversity = float(np.mean([topic_diversity(w, topk=TOPK) for w in levels])) if levels else 0.0
     label_score = None
     if labels:
         rows = level_agreement(paths, labels)
         label_score = level_harmonic_mean([r["nmi"] for r in rows])
     return FoldScores(
         coherence=float(coherence),
-        diversity=float(diversity),
+        diversity=diversity,
         balance=size_balance(paths, len(n_topics), n_topics),
         outliers=outlier_share(paths) if len(paths) else 0.0,
         labels=label_score,
-        n_topics=len(words),
+        n_topics=len(levels[-1]) if levels else 0,
     )
 
 
