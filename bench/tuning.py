@@ -16,7 +16,8 @@
   the second half: NMI per level and NPMI of the leaf topics (b).
 
 Every study uses the same search space (``SPACE`` below, around the default 3-layer
-config; UMAP or PCA at layer 1, PCA or none below) and 3-fold CV. Wall times include
+config; UMAP or PCA at layer 1, PCA or none below) and 3-fold CV, and starts from the
+default config (enqueued as trial 0, for random search too). Wall times include
 the machine's other load; compare within one run only.
 """
 
@@ -119,8 +120,10 @@ def run_study(data: TuneData, base: StrataConfig, args, sampler: str, seed: int,
     result = tune(data, base, settings)
     wall = time.perf_counter() - started
     states = [t.state.name for t in result.study.trials]
+    base_loss = result.study.trials[0].value  # trial 0 is the enqueued base config
     print(
-        f"  {tag} {sampler:<6} seed {seed}: best loss {result.best_loss:+.4f} "
+        f"  {tag} {sampler:<6} seed {seed}: base config {base_loss or float('nan'):+.4f}, "
+        f"best loss {result.best_loss:+.4f} (trial {result.study.best_trial.number}) "
         f"({states.count('COMPLETE')} complete, {states.count('PRUNED')} pruned, "
         f"{states.count('FAIL')} failed) in {wall:.0f}s",
         flush=True,

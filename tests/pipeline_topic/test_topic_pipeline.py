@@ -136,10 +136,14 @@ def test_an_ensemble_setting_reruns_only_the_steps_after_embedding(first):
 def test_tuning_step_feeds_the_layers_its_best_settings(first):
     root, _ = first
     params = _params(root, "run6", auto_approve=True, tune_trials=2)
-    params["config"]["tune"] = {"folds": 2, "sample": 300, "seed": 0}
+    params["config"]["tune"] = {"folds": 2, "sample": 300, "seed": 0, "n_jobs": 2}
     tuned = run_pipeline(build_pipeline(2), params, root=root)
     assert tuned.status == "succeeded"
     assert "tune" in tuned.executed
+    # Sampled as configured, and the two workers ran as the step's fan-out.
+    log = {s["step"]: s["log"] or "" for s in describe_run(root, tuned.run_id)["steps"]}["tune"]
+    assert "tuning on a sample of 300 of 500 records" in log
+    assert "tuning workers: 0 item(s) from cache, 2 computed" in log
     best = tuned.output("tune")
     assert set(best) >= {"layers", "representation", "split", "random_state"}
     assert len(best["layers"]) == 2

@@ -7,7 +7,9 @@ import json
 import optuna
 import pytest
 
+from topicstrata.errors import ConfigError
 from topicstrata.tune import TuneSettings, tune, write_outputs
+from topicstrata.tune.study import split_trials
 
 
 def settings(tmp_path, space, **kw):
@@ -103,3 +105,47 @@ def test_a_new_study_starts_with_the_base_config(tmp_path, tune_data, base_confi
         tune_data, base_config, settings(tmp_path, space, study_name="cold", enqueue_base=False)
     )
     assert "source" not in cold.study.trials[0].user_attrs
+
+
+def test_split_trials_shares_the_budget():
+    assert split_trials(7, 3) == [3, 2, 2]
+    assert split_trials(2, 4) == [1, 1]
+    assert sum(split_trials(30, 4)) == 30
+
+
+def _in_process(func, items):
+    """A WorkerMap without processes: checks what the workers do, cheaply."""
+    return {key: func(**kwargs) for key, kwargs in items.items()}
+
+
+def test_parallel_workers_share_one_study(tmp_path, tune_data, base_config, space):
+    calls = []
+
+    def spy(func, items):
+        calls.append(sorted(items))
+        return _in_process(func, items)
+
+    s = settings(tmp_path, space, trials=5, n_jobs=2, study_name="workers", sampler="random")
+    result = tune(tune_data, base_config, s, map_workers=spy)
+    assert calls == [["worker 1", "worker 2"]]
+    trials = result.study.trials
+    assert [t.number for t in trials] == [0, 1, 2, 3, 4] and result.n_new_trials == 5
+    assert trials[0].user_attrs["source"] == "base config"
+    # Each worker's sampler has its own seed: no two workers draw the same values.
+    drawn = [tuple(sorted(t.params.items())) for t in trials[1:]]
+    assert len(set(drawn)) == len(drawn)
+    assert result.best_loss == min(t.value for t in trials if t.value is not None)
+
+
+def test_parallel_workers_run_in_processes(tmp_path, tune_data, base_config, space):
+    s = settings(tmp_path, space, trials=2, n_jobs=2, study_name="procs")
+    result = tune(tune_data, base_config, s)  # default WorkerMap: loky processes
+    assert len(result.study.trials) == 2
+    assert {t.state for t in result.study.trials} == {optuna.trial.TrialState.COMPLETE}
+    assert result.best_config.ensemble.layers[0].k_range[0] in range(4, 9)
+
+
+def test_parallel_workers_need_a_shared_storage(tune_data, base_config, space):
+    s = TuneSettings(space=space, trials=2, folds=2, n_jobs=2, storage="sqlite:///:memory:")
+    with pytest.raises(ConfigError, match="cannot share the in-memory storage"):
+        tune(tune_data, base_config, s)

@@ -66,7 +66,9 @@ def tune_command(
     study: Annotated[
         str | None, typer.Option("--study", help="Study name (default: derived from the setup).")
     ] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Parallel trials.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", min=1, help="Trials at once, in worker processes.")
+    ] = None,
     cache_dir: Annotated[
         Path, typer.Option("--cache-dir", help="Preprocessing and embedding caches.")
     ] = Path(".strata/cache"),

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
@@ -128,8 +129,12 @@ def tune_ensemble(
     """The Tuning step: the ensemble settings with the lowest cross-validated loss.
 
     With ``trials=0`` (the default) the configured settings pass through
-    unchanged. The embedding backend is the one the embed step used: ranking
-    backends needs other embeddings, which ``strata tune`` computes.
+    unchanged. The study runs on a seeded sample of ``tune.sample`` records (as
+    ``strata tune`` does). The embedding backend is the one the embed step used:
+    ranking backends needs other embeddings, which ``strata tune`` computes.
+    Parallel trials (``tune.n_jobs``, default the step's ``resources.cpus``) run
+    as workers of this step's fan-out (``ctx.map``), so they go where the
+    executor sends the step's work.
     """
     if trials <= 0:
         return ensemble
@@ -138,17 +143,26 @@ def tune_ensemble(
 
     base = StrataConfig.from_dict({"ensemble": ensemble, "embed": embed})
     label_cols = steps.label_columns(table, [c for c in labels.split(",") if c.strip()])
+    defaults = {
+        "storage": f"sqlite:///{Path(ctx.root) / '.strata' / 'optuna.db'}",
+        "n_jobs": max(1, int(ctx.resources.cpus)),
+    }
+    settings = TuneSettings.from_dict({**defaults, **tune}).model_copy(update={"trials": trials})
+    rows = np.arange(len(table))
+    if settings.sample is not None and len(table) > settings.sample:
+        rows = np.sort(
+            np.random.default_rng(settings.seed).choice(len(table), settings.sample, replace=False)
+        )
+        ctx.log.info("tuning on a sample of %d of %d records", len(rows), len(table))
+    sample, sample_views = table.iloc[rows], views.iloc[rows]
     data = TuneData(
-        ids=table[ID].astype(str).tolist(),
-        embed_texts=views[EMBED_TEXT].tolist(),
-        keyword_texts=views[KEYWORD_TOKENS].tolist(),
-        labels={c: table[c].astype(str).tolist() for c in label_cols},
-        embeddings={base.embed.backend: embeddings},
+        ids=sample[ID].astype(str).tolist(),
+        embed_texts=sample_views[EMBED_TEXT].tolist(),
+        keyword_texts=sample_views[KEYWORD_TOKENS].tolist(),
+        labels={c: sample[c].astype(str).tolist() for c in label_cols},
+        embeddings={base.embed.backend: np.asarray(embeddings)[rows]},
         embed_config=base.embed,
     )
-    settings = TuneSettings.from_dict(
-        {"storage": f"sqlite:///{Path(ctx.root) / '.strata' / 'optuna.db'}", **tune}
-    ).model_copy(update={"trials": trials})
     space = settings.space
     if space is not None:
         space = space.model_copy(update={"embedders": [base.embed.backend]})
@@ -156,7 +170,17 @@ def tune_ensemble(
         from topicstrata.tune import default_space
 
         space = default_space(base).model_copy(update={"embedders": [base.embed.backend]})
-    result = run_study(data, base, settings.model_copy(update={"space": space}), ctx.progress)
+
+    def executor_map(func: Any, items: Any) -> Any:
+        return ctx.map(func, items, n_jobs=len(items), cache=False, task="tuning workers")
+
+    result = run_study(
+        data,
+        base,
+        settings.model_copy(update={"space": space}),
+        ctx.progress,
+        map_workers=executor_map,
+    )
     ctx.log.info("tuned %d trials: best loss %.4f", result.n_new_trials, result.best_loss)
     return result.best_config.ensemble.model_dump(mode="json")
 

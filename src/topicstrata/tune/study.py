@@ -5,10 +5,11 @@ is opened with ``load_if_exists=True``, so rerunning the same command resumes
 it: trial numbers continue and the sampler sees every earlier trial. ``trials``
 is the number of *new* trials per call, as in ``Study.optimize``.
 
-Trials run in Optuna's threads (``n_jobs``): the folds of a trial are fitted
-one after another, and numpy, BLAS and numba release the GIL for most of a fit.
-Processes would copy the embedding matrix into every worker and pay UMAP's
-compilation again in each, which costs more than it saves on samples of ~10k.
+With ``n_jobs > 1`` trials run in worker processes, each one an Optuna worker on
+the shared storage (Optuna's own way to distribute a study): it opens the study,
+runs its share of the trials, and sees the others' results through the storage.
+The processes come from a ``WorkerMap``: joblib's loky pool by default, the
+pipeline executor's fan-out (``StepContext.map``) inside the Tuning step.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +38,20 @@ from topicstrata.tune.space import SearchSpace, base_params, default_space, sugg
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_STORAGE", "TuneResult", "TuneSettings", "make_sampler", "open_study", "tune"]
+__all__ = [
+    "DEFAULT_STORAGE",
+    "TuneResult",
+    "TuneSettings",
+    "WorkerMap",
+    "make_sampler",
+    "open_study",
+    "split_trials",
+    "trial_worker",
+    "tune",
+]
+
+#: ``map(func, {key: kwargs})`` -> ``{key: func(**kwargs)}``, each call in its own process.
+WorkerMap = Callable[[Callable[..., Any], Mapping[str, Mapping[str, Any]]], Mapping[str, Any]]
 
 DEFAULT_STORAGE = "sqlite:///.strata/optuna.db"
 RANKING_ATTR = "embedding_ranking"
@@ -56,6 +71,7 @@ class TuneSettings(BaseModel):
     seed: int = 0
     storage: str = DEFAULT_STORAGE
     study_name: str | None = None
+    #: Trials at once, each worker in its own process (see the module docstring).
     n_jobs: int = Field(1, ge=1)
     probe_share: float = Field(0.1, ge=0, lt=0.5)
     pruning: bool = True
@@ -112,11 +128,12 @@ def make_sampler(kind: str, seed: int, startup: int = 10) -> optuna.samplers.Bas
     raise ConfigError(f"unknown sampler {kind!r}; use tpe, gp or random.")
 
 
-def open_study(settings: TuneSettings, study_name: str) -> optuna.Study:
+def open_study(settings: TuneSettings, study_name: str, worker: int = 0) -> optuna.Study:
     """Create or resume the study; the sampler's seed moves on with the trial count.
 
     Reseeding with ``seed + n_existing`` keeps a resumed study reproducible
-    without replaying the random start-up draws of the first session.
+    without replaying the random start-up draws of the first session; parallel
+    ``worker``s (1, 2, ...) get seeds of their own, or they would draw alike.
     """
     url = settings.storage
     if url.startswith("sqlite:///"):
@@ -150,9 +167,11 @@ def open_study(settings: TuneSettings, study_name: str) -> optuna.Study:
         pruner=pruner,
     )
     existing = len(study.trials)
-    if existing:
-        logger.info("resuming study %s with %d trials", study_name, existing)
-        study.sampler = make_sampler(settings.sampler, settings.seed + existing, startup)
+    if existing or worker:
+        if existing:
+            logger.info("resuming study %s with %d trials", study_name, existing)
+        seed = settings.seed + existing + 1_000_003 * worker
+        study.sampler = make_sampler(settings.sampler, seed, startup)
     return study
 
 
@@ -182,8 +201,14 @@ def tune(
     base: StrataConfig | None = None,
     settings: TuneSettings | None = None,
     progress: ProgressCallback = null_progress,
+    *,
+    map_workers: WorkerMap | None = None,
 ) -> TuneResult:
-    """Search the space for the config with the lowest cross-validated loss."""
+    """Search the space for the config with the lowest cross-validated loss.
+
+    ``map_workers`` runs the parallel workers when ``settings.n_jobs > 1``
+    (default: ``process_map``, joblib's loky processes).
+    """
     base = base or StrataConfig()
     settings = settings or TuneSettings()
     space = settings.space or default_space(base)
@@ -212,53 +237,11 @@ def tune(
         study.enqueue_trial(params, user_attrs={"source": "base config"})
         logger.info("enqueued the base config as trial 0 (%d parameters)", len(params))
 
-    done = 0
-
-    def objective(trial: optuna.Trial) -> float:
-        try:
-            return evaluate(trial)
-        except optuna.TrialPruned:
-            raise
-        except Exception as exc:
-            # One failing corner of the space must not end a long study: Optuna records
-            # the trial as failed (catch below); the error lands in trials.csv.
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
-            raise
-
-    def evaluate(trial: optuna.Trial) -> float:
-        config = suggest_config(trial, space, base, embedder=fixed)
-        backend = config.embed.backend
-        trial.set_user_attr("embedder", backend)
-        X = data.embedding(backend)
-
-        def report(fold: int, running: float) -> None:
-            trial.report(running, step=fold)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"fold {fold}: running loss {running:.4f}")
-
-        cv = cross_validate(
-            X, data.keyword_texts, data.ids, config.ensemble, folds, settings.weights,
-            data.labels or None, on_fold=report,
-        )  # fmt: skip
-        for key, value in cv.summary().items():
-            trial.set_user_attr(key, value)
-        return cv.loss
-
-    def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        nonlocal done
-        done += 1
-        progress("trials", done, settings.trials)
-        logger.info("trial %d %s: %s", trial.number, trial.state.name, trial.value)
-
-    progress("trials", 0, settings.trials)
-    study.optimize(
-        objective,
-        n_trials=settings.trials,
-        timeout=settings.timeout,
-        n_jobs=settings.n_jobs,
-        catch=(Exception,),
-        callbacks=[after_trial],
-    )
+    search = _Search(data, base, settings, space, fixed, name, folds)
+    if settings.n_jobs > 1:
+        done = _run_workers(search, map_workers or process_map, progress)
+    else:
+        done = _run_trials(search, study, settings.trials, progress)
     completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
     if not completed:
         raise ModelError(
@@ -289,6 +272,160 @@ def tune(
         n_new_trials=done,
         wall_s=time.perf_counter() - started,
     )
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What running trials of one study needs, in the parent or in a worker."""
+
+    data: TuneData
+    base: StrataConfig
+    settings: TuneSettings
+    space: SearchSpace
+    fixed: str | None
+    study_name: str
+    folds: Folds
+
+
+def _run_trials(
+    search: _Search, study: optuna.Study, trials: int, progress: ProgressCallback
+) -> int:
+    """``study.optimize`` for ``trials`` trials in this process; the number that ran."""
+    data, settings = search.data, search.settings
+    done = 0
+
+    def objective(trial: optuna.Trial) -> float:
+        try:
+            return evaluate(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            # One failing corner of the space must not end a long study: Optuna records
+            # the trial as failed (catch below); the error lands in trials.csv.
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+
+    def evaluate(trial: optuna.Trial) -> float:
+        config = suggest_config(trial, search.space, search.base, embedder=search.fixed)
+        backend = config.embed.backend
+        trial.set_user_attr("embedder", backend)
+        X = data.embedding(backend)
+
+        def report(fold: int, running: float) -> None:
+            trial.report(running, step=fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"fold {fold}: running loss {running:.4f}")
+
+        cv = cross_validate(
+            X, data.keyword_texts, data.ids, config.ensemble, search.folds, settings.weights,
+            data.labels or None, on_fold=report,
+        )  # fmt: skip
+        for key, value in cv.summary().items():
+            trial.set_user_attr(key, value)
+        return cv.loss
+
+    def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        nonlocal done
+        done += 1
+        progress("trials", done, trials)
+        logger.info("trial %d %s: %s", trial.number, trial.state.name, trial.value)
+
+    progress("trials", 0, trials)
+    study.optimize(
+        objective,
+        n_trials=trials,
+        timeout=settings.timeout,
+        catch=(Exception,),
+        callbacks=[after_trial],
+    )
+    return done
+
+
+def split_trials(trials: int, workers: int) -> list[int]:
+    """``trials`` shared out over at most ``workers`` workers, none of them empty."""
+    n = max(1, min(trials, workers))
+    return [trials // n + (1 if i < trials % n else 0) for i in range(n)]
+
+
+def _run_workers(search: _Search, map_workers: WorkerMap, progress: ProgressCallback) -> int:
+    """Run the trials in parallel workers; the number of trials they ran."""
+    storage = search.settings.storage
+    if storage.startswith("sqlite") and storage.rstrip("/") in ("sqlite:", "sqlite:///:memory:"):
+        raise ConfigError(
+            f"n_jobs={search.settings.n_jobs} runs trials in worker processes, which cannot "
+            f"share the in-memory storage {storage!r}; give a file or server storage "
+            "(e.g. sqlite:///.strata/optuna.db) or set n_jobs to 1."
+        )
+    data = search.data
+    backends = [search.fixed] if search.fixed else list(search.space.embedders)
+    for backend in dict.fromkeys(backends or [search.base.embed.backend]):
+        try:  # once here, not once per worker
+            data.embedding(backend)
+        except (TopicStrataError, OSError, ImportError) as exc:
+            logger.warning("embedder %s is not available to the workers: %s", backend, exc)
+    settings = search.settings.model_copy(update={"n_jobs": 1})
+    items = {
+        f"worker {i}": {
+            "ids": data.ids,
+            "embed_texts": data.embed_texts,
+            "keyword_texts": data.keyword_texts,
+            "labels": dict(data.labels),
+            "embeddings": dict(data.embeddings),
+            "base": search.base.model_dump(mode="json"),
+            "settings": settings.model_dump(mode="json", exclude={"space"}),
+            "space": search.space.model_dump(mode="json"),
+            "fixed": search.fixed,
+            "study_name": search.study_name,
+            "trials": share,
+            "worker": i,
+        }
+        for i, share in enumerate(split_trials(search.settings.trials, search.settings.n_jobs), 1)
+    }
+    logger.info("running %d trials in %d worker processes", search.settings.trials, len(items))
+    progress("trials", 0, search.settings.trials)
+    done = sum(int(n) for n in map_workers(trial_worker, items).values())
+    progress("trials", done, search.settings.trials)
+    return done
+
+
+def trial_worker(
+    ids: list[str],
+    embed_texts: list[str],
+    keyword_texts: list[str],
+    labels: dict[str, Any],
+    embeddings: dict[str, Any],
+    base: dict[str, Any],
+    settings: dict[str, Any],
+    space: dict[str, Any],
+    fixed: str | None,
+    study_name: str,
+    trials: int,
+    worker: int,
+) -> int:
+    """One parallel worker: open the shared study, run ``trials`` trials, return how many ran.
+
+    Plain arguments, so any process pool (or the pipeline's fan-out, which hashes
+    them) can ship it; the folds are rebuilt from the seed, identical to the parent's.
+    """
+    data = TuneData(ids, embed_texts, keyword_texts, labels=labels, embeddings=embeddings)
+    config = StrataConfig.from_dict(base, source="tune worker")
+    tuned = TuneSettings.model_validate(settings)
+    folds = make_folds(len(data), tuned.folds, tuned.seed, tuned.probe_share)
+    search_space = SearchSpace.model_validate(space)
+    search = _Search(data, config, tuned, search_space, fixed, study_name, folds)
+    study = open_study(tuned, study_name, worker=worker)
+    return _run_trials(search, study, trials, null_progress)
+
+
+def process_map(func: Callable[..., Any], items: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The default ``WorkerMap``: one loky process per item (joblib)."""
+    from joblib import Parallel, delayed
+
+    keys = list(items)
+    results = Parallel(n_jobs=len(keys), backend="loky", max_nbytes=None)(
+        delayed(func)(**items[k]) for k in keys
+    )
+    return dict(zip(keys, results, strict=True))
 
 
 def _rank_embedders(
