@@ -149,3 +149,12 @@ def test_parallel_workers_need_a_shared_storage(tune_data, base_config, space):
     s = TuneSettings(space=space, trials=2, folds=2, n_jobs=2, storage="sqlite:///:memory:")
     with pytest.raises(ConfigError, match="cannot share the in-memory storage"):
         tune(tune_data, base_config, s)
+
+
+def test_tpe_models_the_parameters_jointly():
+    from topicstrata.tune.study import make_sampler
+
+    sampler = make_sampler("tpe", seed=0, startup=3)
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert sampler._multivariate and sampler._group and sampler._constant_liar
+    assert sampler._n_startup_trials == 3

@@ -116,9 +116,23 @@ def make_sampler(kind: str, seed: int, startup: int = 10) -> optuna.samplers.Bas
 
     ``startup`` random trials come before TPE and GP model the results. Optuna's
     default of 10 would leave a 10-trial study entirely random.
+
+    TPE is multivariate (one joint density over the parameters instead of one per
+    parameter: k, reducer and split mode interact) and, because the space is
+    conditional (``n_neighbors`` exists only for UMAP layers), grouped by the
+    parameter sets that occur together. ``constant_liar`` keeps parallel workers
+    from sampling next to a trial another worker is still running.
     """
     if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(
+                seed=seed,
+                n_startup_trials=startup,
+                multivariate=True,
+                group=True,
+                constant_liar=True,
+            )
     if kind == "gp":
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
