@@ -8,7 +8,7 @@ import pytest
 from topicstrata.config import StrataConfig
 from topicstrata.errors import ConfigError
 from topicstrata.tune import SearchSpace
-from topicstrata.tune.space import base_params, default_space, suggest_config
+from topicstrata.tune.space import base_params, default_space, label_params, suggest_config
 
 
 def _round_trip(space: SearchSpace, base: StrataConfig) -> StrataConfig:
@@ -70,3 +70,29 @@ def test_a_space_with_more_layers_than_the_base_is_a_config_error():
     space = SearchSpace.model_validate({"layers": [{"k_low": [2, 4]}, {"k_low": [2, 4]}]})
     with pytest.raises(ConfigError, match="2 layers but the base config only 1"):
         suggest_config(optuna.trial.FixedTrial({"l1.k_low": 3, "l2.k_low": 3}), space, base)
+
+
+def test_label_params_read_k_and_split_off_the_label_hierarchy():
+    base = StrataConfig()
+    space = default_space(base)  # l1 k_low [7, 30]; l2 k_low [2, 4], k_span [0, 4]
+    l1 = ["a"] * 6 + ["b"] * 6 + ["c"] * 6 + ["d"] * 6 + ["e"] * 6 + ["f"] * 6 + ["g"] * 6
+    l2 = [f"{p}{i % 3}" for i, p in enumerate(l1)]  # three children under each parent
+    l2[0] = "a9"  # ... and four under "a"
+    params = label_params(space, base, {"l1": l1, "l2": l2})
+    assert params is not None
+    assert params["l1.k_low"] == 7 and params["l1.k_span"] == 0
+    assert params["l2.k_low"] == 3 and params["l2.k_span"] == 1
+    assert params["split.mode"] == "all"
+    assert params["l1.n_neighbors"] == base.ensemble.layers[0].n_neighbors  # the rest: base
+    config = suggest_config(optuna.trial.FixedTrial(params), space, base)
+    assert config.ensemble.layers[0].k_range == (7, 7)
+    assert config.ensemble.layers[1].k_range == (3, 4)
+    assert config.ensemble.split.mode == "all"
+
+
+def test_label_params_clamp_into_the_space_and_need_labels():
+    base = StrataConfig()
+    space = default_space(base)
+    params = label_params(space, base, {"l1": ["x", "y"] * 10})  # 2 classes, k_low >= 7
+    assert params is not None and params["l1.k_low"] == 7
+    assert label_params(space, base, {}) is None

@@ -98,13 +98,19 @@ def test_a_new_study_starts_with_the_base_config(tmp_path, tune_data, base_confi
     assert first.user_attrs["source"] == "base config"
     assert first.params == {"l1.k_low": 5, "l1.k_span": 2, "l1.n_components": 8, "repr.min_df": 2}
     assert result.best_loss <= first.value
+    # With labels, trial 1 starts from the label hierarchy: k = the 8 true_l1 classes.
+    second = result.study.trials[1]
+    assert second.user_attrs["source"] == "label hierarchy"
+    assert second.params["l1.k_low"] == 8 and second.params["l1.k_span"] == 0
     # Resuming does not enqueue it again; enqueue_base=False leaves trial 0 to the sampler.
     again = tune(tune_data, base_config, settings(tmp_path, space, study_name="warm", trials=1))
     assert [t.user_attrs.get("source") for t in again.study.trials].count("base config") == 1
     cold = tune(
-        tune_data, base_config, settings(tmp_path, space, study_name="cold", enqueue_base=False)
+        tune_data,
+        base_config,
+        settings(tmp_path, space, study_name="cold", enqueue_base=False, enqueue_labels=False),
     )
-    assert "source" not in cold.study.trials[0].user_attrs
+    assert not any("source" in t.user_attrs for t in cold.study.trials)
 
 
 def test_split_trials_shares_the_budget():

@@ -15,6 +15,7 @@ threshold is special: ``{auto: true, low: 0.02, high: 0.5}`` lets a trial pick
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import optuna
@@ -36,6 +37,7 @@ __all__ = [
     "ThresholdSpace",
     "base_params",
     "default_space",
+    "label_params",
     "suggest_config",
 ]
 
@@ -329,6 +331,47 @@ def base_params(space: SearchSpace, base: StrataConfig) -> dict[str, Any]:
     put("split.mode", space.split_mode, base.ensemble.split.mode)
     if space.embedder_selection == "search" and space.embedders:
         put("embedder", Choice(choices=list(space.embedders)), base.embed.backend)
+    return params
+
+
+def label_params(
+    space: SearchSpace, base: StrataConfig, labels: Mapping[str, Sequence[Any]]
+) -> dict[str, Any] | None:
+    """A starting point read off the label hierarchy (columns coarsest first), or None.
+
+    Layer 1 gets ``k = `` the number of level-1 classes; layer ``d`` gets the
+    range of the number of level-``d`` classes under one level-``d-1`` class;
+    ``split.mode`` is ``all``, because every class of a labelled level has
+    children. Other dimensions keep the base values (``base_params``). Values
+    are clamped into their dimensions. The point uses only the records being
+    tuned on; the held-out folds still score it like any other trial.
+    """
+    columns = [list(v) for v in labels.values()][: len(space.layers)]
+    if not columns or not space.layers:
+        return None
+    params = base_params(space, base)
+
+    def put(name: str, dim: Range | Choice | None, value: int) -> None:
+        if isinstance(dim, Range):
+            params[name] = int(min(max(value, dim.low), dim.high))
+        elif isinstance(dim, Choice) and dim.contains(value):
+            params[name] = value
+
+    first = {v for v in columns[0] if v is not None}
+    put("l1.k_low", space.layers[0].k_low, len(first))
+    put("l1.k_span", space.layers[0].k_span, 0)
+    for depth in range(2, len(columns) + 1):
+        children: dict[Any, set[Any]] = {}
+        for parent, child in zip(columns[depth - 2], columns[depth - 1], strict=True):
+            if parent is not None and child is not None:
+                children.setdefault(parent, set()).add(child)
+        counts = [len(c) for c in children.values()] or [2]
+        lo, hi = max(2, min(counts)), max(2, max(counts))
+        layer = space.layers[depth - 1]
+        put(f"l{depth}.k_low", layer.k_low, lo)
+        put(f"l{depth}.k_span", layer.k_span, hi - lo)
+    if space.split_mode is not None and space.split_mode.contains("all"):
+        params["split.mode"] = "all"
     return params
 
 

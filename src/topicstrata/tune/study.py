@@ -34,7 +34,13 @@ from topicstrata.errors import ConfigError, ModelError, TopicStrataError
 from topicstrata.tune.cv import CVResult, Folds, cross_validate, make_folds
 from topicstrata.tune.data import TuneData
 from topicstrata.tune.loss import LossWeights
-from topicstrata.tune.space import SearchSpace, base_params, default_space, suggest_config
+from topicstrata.tune.space import (
+    SearchSpace,
+    base_params,
+    default_space,
+    label_params,
+    suggest_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +83,8 @@ class TuneSettings(BaseModel):
     pruning: bool = True
     #: Enqueue the base config as the first trial of a new study (``base_params``).
     enqueue_base: bool = True
+    #: With labels, also enqueue a point read off the label hierarchy (``label_params``).
+    enqueue_labels: bool = True
     #: Random trials before TPE models the results (None: a third of ``trials``, 3 to 10).
     startup_trials: int | None = Field(None, ge=1)
     weights: LossWeights = Field(default_factory=LossWeights)
@@ -246,10 +254,15 @@ def tune(
     if fixed is not None:
         space = space.model_copy(update={"embedder_selection": "rank"})
 
-    if settings.enqueue_base and not study.trials:
-        params = base_params(space, base)
-        study.enqueue_trial(params, user_attrs={"source": "base config"})
-        logger.info("enqueued the base config as trial 0 (%d parameters)", len(params))
+    if not study.trials:
+        if settings.enqueue_base:
+            params = base_params(space, base)
+            study.enqueue_trial(params, user_attrs={"source": "base config"})
+            logger.info("enqueued the base config as trial 0 (%d parameters)", len(params))
+        informed = label_params(space, base, data.labels) if settings.enqueue_labels else None
+        if informed is not None:
+            study.enqueue_trial(informed, user_attrs={"source": "label hierarchy"})
+            logger.info("enqueued a start read off the label hierarchy: %s", informed)
 
     search = _Search(data, base, settings, space, fixed, name, folds)
     if settings.n_jobs > 1:
