@@ -17,7 +17,8 @@
 
 Every study uses the same search space (``SPACE`` below, around the default 3-layer
 config; UMAP or PCA at layer 1, PCA or none below) and 3-fold CV, and starts from the
-default config (enqueued as trial 0, for random search too). Wall times include
+default config (enqueued as trial 0, for random search too) and, since labels are
+given, a start read off the label hierarchy (trial 1). Wall times include
 the machine's other load; compare within one run only.
 """
 
@@ -135,8 +136,11 @@ def run_study(
     wall = time.perf_counter() - started
     states = [t.state.name for t in result.study.trials]
     base_loss = result.study.trials[0].value  # trial 0 is the enqueued base config
+    trials = result.study.trials
+    start = [t.value for t in trials if t.user_attrs.get("source") == "label hierarchy"]
     print(
         f"  {tag} {sampler:<6} seed {seed}: base config {base_loss or float('nan'):+.4f}, "
+        f"label start {(start[0] if start and start[0] is not None else float('nan')):+.4f}, "
         f"best loss {result.best_loss:+.4f} (trial {result.study.best_trial.number}) "
         f"({states.count('COMPLETE')} complete, {states.count('PRUNED')} pruned, "
         f"{states.count('FAIL')} failed) in {wall:.0f}s",
