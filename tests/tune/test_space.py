@@ -95,4 +95,5 @@ def test_label_params_clamp_into_the_space_and_need_labels():
     space = default_space(base)
     params = label_params(space, base, {"l1": ["x", "y"] * 10})  # 2 classes, k_low >= 7
     assert params is not None and params["l1.k_low"] == 7
+    assert params["split.mode"] == "flagged"  # one label level says nothing about splits
     assert label_params(space, base, {}) is None

@@ -341,10 +341,11 @@ def label_params(
 
     Layer 1 gets ``k = `` the number of level-1 classes; layer ``d`` gets the
     range of the number of level-``d`` classes under one level-``d-1`` class;
-    ``split.mode`` is ``all``, because every class of a labelled level has
-    children. Other dimensions keep the base values (``base_params``). Values
-    are clamped into their dimensions. The point uses only the records being
-    tuned on; the held-out folds still score it like any other trial.
+    with two or more label levels ``split.mode`` is ``all``, because every class
+    of a labelled level has children. Other dimensions keep the base values
+    (``base_params``). Values are clamped into their dimensions. The point uses
+    only the records being tuned on; the held-out folds still score it like any
+    other trial.
     """
     columns = [list(v) for v in labels.values()][: len(space.layers)]
     if not columns or not space.layers:
@@ -370,7 +371,8 @@ def label_params(
         layer = space.layers[depth - 1]
         put(f"l{depth}.k_low", layer.k_low, lo)
         put(f"l{depth}.k_span", layer.k_span, hi - lo)
-    if space.split_mode is not None and space.split_mode.contains("all"):
+    # Split everything only where the labels say every class has children.
+    if len(columns) > 1 and space.split_mode is not None and space.split_mode.contains("all"):
         params["split.mode"] = "all"
     return params
 
