@@ -140,6 +140,7 @@ def tune_ensemble(
         return ensemble
     from topicstrata.tune import TuneData, TuneSettings
     from topicstrata.tune import tune as run_study
+    from topicstrata.tune.data import sample_rows
 
     base = StrataConfig.from_dict({"ensemble": ensemble, "embed": embed})
     label_cols = steps.label_columns(table, [c for c in labels.split(",") if c.strip()])
@@ -148,11 +149,8 @@ def tune_ensemble(
         "n_jobs": max(1, int(ctx.resources.cpus)),
     }
     settings = TuneSettings.from_dict({**defaults, **tune}).model_copy(update={"trials": trials})
-    rows = np.arange(len(table))
-    if settings.sample is not None and len(table) > settings.sample:
-        rows = np.sort(
-            np.random.default_rng(settings.seed).choice(len(table), settings.sample, replace=False)
-        )
+    rows = sample_rows(len(table), settings.sample, settings.seed)
+    if len(rows) < len(table):
         ctx.log.info("tuning on a sample of %d of %d records", len(rows), len(table))
     sample, sample_views = table.iloc[rows], views.iloc[rows]
     data = TuneData(

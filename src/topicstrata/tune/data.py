@@ -24,7 +24,7 @@ from topicstrata.run import steps
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TuneData", "load_tune_data"]
+__all__ = ["TuneData", "load_tune_data", "sample_rows"]
 
 
 @dataclass
@@ -78,6 +78,13 @@ class TuneData:
         return self.embeddings[backend]
 
 
+def sample_rows(n: int, sample: int | None, seed: int) -> NDArray[np.intp]:
+    """Sorted row positions of the seeded tuning sample (all rows when ``n <= sample``)."""
+    if sample is None or n <= sample:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
+
+
 def load_tune_data(
     path: str | Path,
     base: StrataConfig,
@@ -92,8 +99,8 @@ def load_tune_data(
     ingested = steps.ingest(path, base.ingest_config(), progress)
     table = ingested.table
     labels = steps.label_columns(table, label_cols) if label_cols else []
-    if sample is not None and len(table) > sample:
-        rows = np.sort(np.random.default_rng(seed).choice(len(table), size=sample, replace=False))
+    rows = sample_rows(len(table), sample, seed)
+    if len(rows) < len(table):
         table = table.iloc[rows]
         logger.info("tuning on a sample of %d of %d records", sample, len(ingested.table))
     cache = Path(cache_dir) if cache_dir is not None else None
