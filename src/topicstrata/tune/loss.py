@@ -59,6 +59,7 @@ __all__ = [
     "fold_loss",
     "level_harmonic_mean",
     "level_keywords",
+    "level_topics",
     "score_assignments",
     "score_fold",
     "size_balance",
@@ -96,25 +97,29 @@ class FoldScores:
         return {k: float(v) for k, v in asdict(self).items() if v is not None}
 
 
-def level_keywords(ensemble: Ensemble) -> list[list[list[str]]]:
-    """Keywords of the fitted model's topics at each depth (outliers left out).
+def level_topics(ensemble: Ensemble) -> list[list[str]]:
+    """The fitted model's topic paths at each depth (the tree cut at d), outliers left out.
 
-    Depth ``d`` holds the topics of the tree cut at ``d``: a topic that was not
-    split stays in the levels below it, as it does for the label and size terms.
+    A topic that was not split stays in the levels below it, as it does for the
+    label and size terms.
     """
-    entries = ensemble.mapping_.by_path()
     fitted = ensemble.assignments_["path"].astype(str).to_numpy()
-    levels = []
-    for depth in range(1, ensemble.n_layers_ + 1):
-        topics = sorted(set(cut_paths(fitted, depth)))
-        levels.append(
-            [
-                list(entries[p].keywords)
-                for p in topics
-                if not is_outlier_path(p) and p in entries and entries[p].keywords
-            ]
-        )
-    return levels
+    return [
+        [p for p in sorted(set(cut_paths(fitted, depth))) if not is_outlier_path(p)]
+        for depth in range(1, ensemble.n_layers_ + 1)
+    ]
+
+
+def level_keywords(
+    ensemble: Ensemble, topics: Sequence[Sequence[str]] | None = None
+) -> list[list[list[str]]]:
+    """Keywords of the topics at each depth (``topics``: ``level_topics``, if known)."""
+    entries = ensemble.mapping_.by_path()
+    levels = level_topics(ensemble) if topics is None else topics
+    return [
+        [list(entries[p].keywords) for p in level if p in entries and entries[p].keywords]
+        for level in levels
+    ]
 
 
 def size_balance(
@@ -152,16 +157,11 @@ def score_fold(
     their ids); ``tokens`` their keyword tokens and ``labels`` their label
     columns, coarsest first, all in the same order.
     """
-    fitted = ensemble.assignments_["path"].astype(str).to_numpy()
-    n_levels = ensemble.n_layers_
-    n_topics = [
-        sum(not is_outlier_path(p) for p in np.unique(cut_paths(fitted, d)))
-        for d in range(1, n_levels + 1)
-    ]
+    topics = level_topics(ensemble)
     return score_assignments(
         assignments["path"].astype(str).to_numpy(),
-        level_keywords(ensemble),
-        n_topics,
+        level_keywords(ensemble, topics),
+        [len(level) for level in topics],
         tokens,
         labels,
     )
