@@ -41,6 +41,10 @@ __all__ = [
     "suggest_config",
 ]
 
+#: Plain layer dimensions, in the order ``_suggest_layer`` samples them and
+#: ``base_params`` reads them back (k, reducer and threshold are handled apart).
+_LAYER_DIMS = ("n_components", "n_neighbors", "min_dist", "global_step", "branching_factor")
+
 #: Backends the embedding ranking compares by default: neural, static, lexical.
 DEFAULT_EMBEDDERS = ("minilm-onnx", "static", "tfidf-svd")
 
@@ -321,7 +325,7 @@ def base_params(space: SearchSpace, base: StrataConfig) -> dict[str, Any]:
         lo, hi = layer.k_range
         put(f"{prefix}.k_low", layer_space.k_low, lo)
         put(f"{prefix}.k_span", layer_space.k_span, hi - lo)
-        for name in ("n_components", "n_neighbors", "min_dist", "global_step", "branching_factor"):
+        for name in _LAYER_DIMS:
             put(f"{prefix}.{name}", getattr(layer_space, name), getattr(layer, name))
         if layer_space.threshold is not None:
             params |= layer_space.threshold.params(f"{prefix}.threshold", layer.threshold)
@@ -391,7 +395,7 @@ def _suggest_layer(
         span = int(space.k_span.suggest(trial, f"{prefix}.k_span"))
     out["k_range"] = (lo, lo + max(0, span))
     umap_only = {"n_neighbors", "min_dist"}
-    for name in ("n_components", "n_neighbors", "min_dist", "global_step", "branching_factor"):
+    for name in _LAYER_DIMS:
         dim = getattr(space, name)
         if dim is None or (name in umap_only and out["reducer"] != "umap"):
             continue
