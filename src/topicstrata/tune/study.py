@@ -377,7 +377,7 @@ def split_trials(trials: int, workers: int) -> list[int]:
 def _run_workers(search: _Search, map_workers: WorkerMap, progress: ProgressCallback) -> int:
     """Run the trials in parallel workers; the number of trials they ran."""
     storage = search.settings.storage
-    if storage.startswith("sqlite") and storage.rstrip("/") in ("sqlite:", "sqlite:///:memory:"):
+    if storage.rstrip("/") in ("sqlite:", "sqlite:///:memory:"):
         raise ConfigError(
             f"n_jobs={search.settings.n_jobs} runs trials in worker processes, which cannot "
             f"share the in-memory storage {storage!r}; give a file or server storage "
