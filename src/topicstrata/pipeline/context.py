@@ -91,6 +91,7 @@ class StepContext:
         cache_expire: float | None = None,
         emit: Emit = _no_emit,
         mmap: bool = True,
+        code_key: str = "",
     ) -> None:
         self.step = step
         self.run_id = run_id
@@ -100,6 +101,7 @@ class StepContext:
         self.cache_expire = cache_expire
         self._emit = emit
         self.mmap = mmap
+        self.code_key = code_key
         self.log = StepLog(step, emit)
         self.writes: dict[str, str] = {}
         self.map_stats: dict[str, int] = {"hits": 0, "computed": 0}
@@ -120,10 +122,12 @@ class StepContext:
         """Run ``func(**kwargs)`` for every item; return ``{key: result}`` in item order.
 
         Each item is cached on its own, under a key made of ``func``'s source
-        hash and the fingerprint of its kwargs: change one item and only that
-        item is recomputed. Missing items run in ``n_jobs`` processes (default:
-        the step's ``resources.cpus``; with 1, in this process). ``func`` must
-        be a top-level function and results must be storable artefacts.
+        hash, the step's code fingerprint (``code_key``: the modules and
+        libraries the step covers) and the fingerprint of its kwargs: change
+        one item and only that item is recomputed. Missing items run in
+        ``n_jobs`` processes (default: the step's ``resources.cpus``; with 1,
+        in this process). ``func`` must be a top-level function and results
+        must be storable artefacts.
         """
         store = ArtifactStore(self.root, mmap=self.mmap)
         runs = RunStore(self.root)
@@ -132,7 +136,10 @@ class StepContext:
         code = hash_source_code(func)
         label = task or f"map {getattr(func, '__name__', 'func')}"
         keys = list(items)
-        cache_keys = [stable_hash(["map", name, code, hash_value(dict(items[k]))]) for k in keys]
+        cache_keys = [
+            stable_hash(["map", name, code, self.code_key, hash_value(dict(items[k]))])
+            for k in keys
+        ]
         shas: dict[int, str] = {}
         todo: list[int] = []
         for i, key in enumerate(cache_keys):

@@ -65,7 +65,8 @@ class StepTask:
     """One step execution, self-contained and picklable.
 
     ``inputs`` maps argument names to ``("artifact", sha256)`` or
-    ``("value", value)``.
+    ``("value", value)``. ``code_key`` is the step's code fingerprint, which
+    ``ctx.map`` adds to every item's cache key.
     """
 
     run_id: str
@@ -82,6 +83,7 @@ class StepTask:
     cache_enabled: bool = True
     cache_expire: float | None = None
     mmap: bool = True
+    code_key: str = ""
 
 
 @dataclass
@@ -155,6 +157,7 @@ def run_attempt(task: StepTask, emit: Emit) -> AttemptResult:
                 task.cache_expire,
                 emit,
                 task.mmap,
+                task.code_key,
             )
             log = ctx.log
             kwargs["ctx"] = ctx

@@ -25,7 +25,14 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["hash_bytes", "hash_file", "hash_source_code", "hash_value", "stable_hash"]
+__all__ = [
+    "hash_bytes",
+    "hash_file",
+    "hash_source_code",
+    "hash_value",
+    "stable_hash",
+    "strip_source",
+]
 
 
 def hash_bytes(data: bytes) -> str:
@@ -47,33 +54,43 @@ def stable_hash(obj: Any) -> str:
     return hash_bytes(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
 
 
-class _StripDocstrings(ast.NodeTransformer):
-    def _strip(self, node: Any) -> Any:
-        body = node.body
-        if (
-            body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-        self.generic_visit(node)
-        return node
+_WITH_DOCSTRING = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
-    visit_FunctionDef = _strip
-    visit_AsyncFunctionDef = _strip
-    visit_ClassDef = _strip
-    visit_Module = _strip
+
+def strip_source(source: str | ast.Module) -> str:
+    """``source`` without docstrings, comments and formatting (parsed, then unparsed).
+
+    Documentation edits must not invalidate a cache that can take an hour to
+    rebuild. A parsed module is stripped in place. Source that does not parse
+    is returned unchanged.
+    """
+    if isinstance(source, str):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return source
+    else:
+        tree = source
+    for node in ast.walk(tree):
+        if isinstance(node, _WITH_DOCSTRING):
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
 
 
 def hash_source_code(fn: Callable[..., Any], strip: bool = True) -> str:
     """Hash a function's source code, optionally ignoring docstrings and comments.
 
-    Documentation edits must not invalidate a cache that can take an hour to
-    rebuild, so by default the source is parsed, docstrings are dropped and the
-    tree is unparsed again (which also drops comments and normalises
-    formatting). Functions called by ``fn`` are not followed: bump the step's
-    ``code_version`` when a helper changes. When no source is available
+    With ``strip`` the source goes through :func:`strip_source`, so rewording
+    documentation keeps the cache. Functions called by ``fn`` are not followed
+    here: a step's cache key adds the code fingerprint of the modules it covers
+    (``topicstrata.pipeline.codebase``). When no source is available
     (builtins, C extensions) the qualified name stands in for it.
     """
     if isinstance(fn, functools.partial):
@@ -87,12 +104,8 @@ def hash_source_code(fn: Callable[..., Any], strip: bool = True) -> str:
         name = f"{module}.{getattr(target, '__qualname__', repr(target))}"
         return stable_hash(["nosource", name])
     if strip:
-        try:
-            tree = _StripDocstrings().visit(ast.parse(source))
-            source = ast.unparse(tree)
-        except SyntaxError:
-            # A lambda's getsource returns the whole enclosing line, which may not parse alone.
-            pass
+        # A lambda's getsource returns the whole enclosing line, which may not parse alone.
+        source = strip_source(source)
     return hash_bytes(source.encode())
 
 

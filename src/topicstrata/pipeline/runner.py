@@ -1,9 +1,10 @@
 """Run and resume pipelines: scheduling, caching, callbacks, conditions, metadata.
 
 The runner walks the DAG in its own thread. For each ready step it computes
-the cache key (step name, code hash, code version, output names, and the
-fingerprints of its inputs: artefact hashes of upstream outputs, values of
-parameters and constants), reuses the outputs when the key is in the cache
+the cache key (step name, code hash, the code fingerprint of the modules and
+libraries the step covers, code version, output names, and the fingerprints
+of its inputs: artefact hashes of upstream outputs, values of parameters and
+constants), reuses the outputs when the key is in the cache
 (or was completed earlier in the same run, on resume) and the artefacts
 verify, and otherwise hands a :class:`StepTask` to the executor. Each
 completion is committed to the run store at once, so a killed run resumes
@@ -29,6 +30,7 @@ from typing import Any
 
 from topicstrata.errors import PipelineError
 from topicstrata.pipeline.artifacts import ArtifactStore
+from topicstrata.pipeline.codebase import code_fingerprint
 from topicstrata.pipeline.definition import Pipeline
 from topicstrata.pipeline.executor import Executor, LocalExecutor, StepOutcome, StepTask
 from topicstrata.pipeline.hashing import hash_source_code, hash_value, stable_hash
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "RunFailedError",
     "RunResult",
+    "check_code_deps",
     "check_requirements",
     "describe_run",
     "import_pipeline",
@@ -146,6 +149,18 @@ def check_requirements(steps: Sequence[Step]) -> None:
         )
 
 
+def check_code_deps(steps: Sequence[Step]) -> None:
+    """Fingerprint every step's code up front: a bad ``code_deps`` stops the run before it
+    starts, and the cost (about a second, once per process) is not paid mid-run."""
+    for step in steps:
+        if step.func is None:
+            continue
+        try:
+            code_fingerprint(step.func, step.code_deps)
+        except PipelineError as exc:
+            raise PipelineError(f"step {step.name!r}: {exc}") from None
+
+
 def import_pipeline(factory: str) -> Pipeline:
     """Import ``"module:function"`` and call it to build a Pipeline."""
     module_name, sep, attr = factory.partition(":")
@@ -188,6 +203,7 @@ class _Runner:
         hooks: Sequence[PipelineHooks],
         callback_outputs: Mapping[str, Any],
         previous: Mapping[str, StepRecord],
+        cache: bool = True,
     ) -> None:
         self.pipeline = pipeline
         self.dag = pipeline.dag
@@ -198,6 +214,7 @@ class _Runner:
         self.hooks = list(hooks)
         self.callback_outputs = dict(callback_outputs)
         self.previous = dict(previous)
+        self.use_cache = cache
         self.store = RunStore(root)
         self.artifacts = ArtifactStore(root)
         self.status: dict[str, str] = {name: "pending" for name in self.dag.order}
@@ -255,6 +272,12 @@ class _Runner:
                 resolved[arg] = ("value", value)
         return resolved
 
+    def _code_key(self, step: Step) -> str:
+        """The fingerprint of the code and libraries under the step (``codebase``)."""
+        if step.func is None:
+            return ""
+        return code_fingerprint(step.func, step.code_deps).key
+
     def _key(self, step: Step, inputs: Mapping[str, tuple[str, Any]]) -> str:
         code = hash_source_code(step.func) if step.func is not None else ""
         fingerprint = {
@@ -266,6 +289,7 @@ class _Runner:
                 "step": step.name,
                 "kind": step.kind,
                 "code": code,
+                "deps": self._code_key(step),
                 "version": step.code_version,
                 "outputs": list(step.output_names),
                 "inputs": fingerprint,
@@ -397,7 +421,7 @@ class _Runner:
         if isinstance(step, CallbackStep):
             self._start_callback(step, inputs, started)
             return
-        if step.cache.enabled:
+        if self.use_cache and step.cache.enabled:
             hit = self.store.cache_get(key, step.cache.expire_seconds)
             if hit is not None:
                 if self._usable(hit, step.output_names):
@@ -419,9 +443,10 @@ class _Runner:
             resources=step.resources,
             retry=step.retry,
             timeout=step.timeout,
-            cache_enabled=step.cache.enabled,
+            cache_enabled=self.use_cache and step.cache.enabled,
             cache_expire=step.cache.expire_seconds,
             mmap=self.artifacts.mmap,
+            code_key=self._code_key(step),
         )
         self._record(step, "running", started_at=started, cache_key=key)
         self._hook("on_step_start", step.name, step.kind)
@@ -469,7 +494,7 @@ class _Runner:
             self._fail(step, f"executor error: {type(exc).__name__}: {exc}", time.time())
             return
         if outcome.ok:
-            if step.cache.enabled:
+            if self.use_cache and step.cache.enabled:
                 self.store.cache_put(self.keys[name], name, outcome.outputs)
             self._finish(
                 step,
@@ -531,6 +556,7 @@ def _execute(
     callback_outputs: Mapping[str, Any],
     previous: Mapping[str, StepRecord],
     raise_on_failure: bool,
+    cache: bool = True,
 ) -> RunResult:
     store = RunStore(root)
     own_executor = executor is None
@@ -543,6 +569,7 @@ def _execute(
         hooks or [],
         callback_outputs,
         previous,
+        cache,
     )
     runner._hook("on_run_start", pipeline.name, params)
     logger.info("run %s of pipeline %r started", run_id, pipeline.name)
@@ -606,6 +633,7 @@ def run_pipeline(
     *,
     callback_outputs: Mapping[str, Any] | None = None,
     raise_on_failure: bool = True,
+    cache: bool = True,
 ) -> RunResult:
     """Run ``pipeline`` as a new run under ``root`` and return how it ended.
 
@@ -613,11 +641,15 @@ def run_pipeline(
     ``callback_outputs`` pre-supplies outputs of callback steps by name (no
     pause). A failed run raises :class:`RunFailedError` (after recording
     everything) unless ``raise_on_failure`` is false; a run paused at a
-    callback returns with status ``waiting``.
+    callback returns with status ``waiting``. With ``cache=False`` no step
+    (and no ``ctx.map`` item) reads or writes the cache: everything runs, as
+    a baseline or to rule the cache out; artefacts still carry values between
+    steps and the run is recorded as usual.
     """
     root_path = Path(root)
     resolved = pipeline.resolve_params(params)
     check_requirements(list(pipeline.steps.values()))
+    check_code_deps(list(pipeline.steps.values()))
     unknown = set(callback_outputs or {}) - set(pipeline.steps)
     if unknown:
         raise PipelineError(f"callback_outputs names unknown step(s): {', '.join(sorted(unknown))}")
@@ -633,6 +665,7 @@ def run_pipeline(
         callback_outputs or {},
         {},
         raise_on_failure,
+        cache,
     )
 
 
@@ -657,13 +690,15 @@ def resume_run(
     executor: Executor | None = None,
     hooks: Sequence[PipelineHooks] | None = None,
     raise_on_failure: bool = True,
+    cache: bool = True,
 ) -> RunResult:
     """Continue run ``run_id``: completed steps are reused, the rest run.
 
     The pipeline is rebuilt from the factory recorded with the run unless
     ``pipeline`` is given. ``callback_output`` becomes the output of the step
     the run is waiting on. ``params``/``cli_params`` change parameters
-    (steps they feed rerun; the others are reused).
+    (steps they feed rerun; the others are reused). ``cache=False`` as in
+    :func:`run_pipeline` (steps completed earlier in this run are still reused).
     """
     root_path = Path(root)
     store = RunStore(root_path)
@@ -693,6 +728,7 @@ def resume_run(
     recorded = {k: v for k, v in run.parameters.items() if k in declared}
     resolved = resolve_parameters(pipeline.parameters, {**recorded, **(params or {})}, cli_params)
     check_requirements(list(pipeline.steps.values()))
+    check_code_deps(list(pipeline.steps.values()))
     previous = {s.step: s for s in store.get_steps(run.run_id)}
     callbacks: dict[str, Any] = {}
     if callback_output is not None:
@@ -723,6 +759,7 @@ def resume_run(
         callbacks,
         previous,
         raise_on_failure,
+        cache,
     )
 
 

@@ -156,9 +156,16 @@ class Step:
 
     ``outputs`` names what the function returns: with one name the return
     value is that output; with several, the function returns a mapping (or a
-    tuple in the same order) holding each. ``code_version`` is an extra
-    string mixed into the cache key: bump it when a helper the function calls
-    changes, since only the step function's own source is hashed.
+    tuple in the same order) holding each.
+
+    The cache key sees the function's own source and the code fingerprint of
+    the modules the step covers (``topicstrata.pipeline.codebase``):
+    ``code_deps`` names the modules and packages whose code decides the
+    output (``["topicstrata.layers", "topicstrata.ensemble"]``), taken as
+    given; by default every first-party module reachable by imports from the
+    function's module is covered. ``code_version`` is an extra string mixed
+    into the key, for what no fingerprint sees (a model the function
+    downloads, say).
     """
 
     kind: ClassVar[str] = "step"
@@ -178,6 +185,7 @@ class Step:
         cache: CachePolicy | None = None,
         depends_on: Iterable[Step | str] = (),
         code_version: str = "",
+        code_deps: Iterable[str] | None = None,
         description: str = "",
     ) -> None:
         if not isinstance(name, str) or not _NAME.match(name):
@@ -203,6 +211,9 @@ class Step:
         self.cache = cache or CachePolicy()
         self.depends_on = tuple(d.name if isinstance(d, Step) else str(d) for d in depends_on)
         self.code_version = code_version
+        if isinstance(code_deps, str):
+            raise PipelineError(f"step {name!r}: code_deps must be a list of names, not a str")
+        self.code_deps = None if code_deps is None else tuple(code_deps)
         doc = (inspect.getdoc(func) or "") if func is not None else ""
         self.description = description or doc.split("\n")[0]
 
@@ -256,6 +267,7 @@ class Step:
             "retry": {"attempts": self.retry.attempts, "backoff": self.retry.backoff},
             "timeout": self.timeout,
             "cache": self.cache.describe(),
+            "code_deps": None if self.code_deps is None else list(self.code_deps),
         }
 
 
