@@ -63,6 +63,17 @@ CPUS = float(os.cpu_count() or 1)
 SECTIONS = ("ingest", "preprocess", "embed", "ensemble", "tune", "stability")
 MAX_LAYERS = 5
 
+# The code that decides each cached step's result (its cache key's code fingerprint;
+# see docs/pipeline.md): so an edit of layers/ leaves ingest and embedding cached.
+GLUE = ["topicstrata.config", "topicstrata.run.steps", "topicstrata.io.schema"]
+FIT_CODE = [
+    "topicstrata.ensemble",
+    "topicstrata.layers",
+    "topicstrata.mapping",
+    "topicstrata.evaluate",
+    "topicstrata.io.schema",
+]
+
 
 # --------------------------------------------------------------------------- steps
 def locate(data: str) -> Path:
@@ -98,10 +109,10 @@ def ingest_records(data: Path, ingest: dict[str, Any]) -> dict[str, Any]:
 def make_text_views(
     table: pd.DataFrame, preprocess: dict[str, Any], cache_dir: str, ctx: StepContext
 ) -> pd.DataFrame:
+    """The two text views; an empty ``cache_dir`` means no text cache."""
     cfg = StrataConfig.from_dict({"preprocess": preprocess})
-    views = steps.make_views(
-        table, cfg.preprocess_config(), Path(cache_dir) / "preprocess", ctx.progress
-    )
+    cache = Path(cache_dir) / "preprocess" if cache_dir else None
+    views = steps.make_views(table, cfg.preprocess_config(), cache, ctx.progress)
     return views.reset_index(drop=True)
 
 
@@ -111,7 +122,8 @@ def embed_records(
     cfg = StrataConfig.from_dict({"embed": embed})
     texts = views[EMBED_TEXT].tolist()
     embedder = steps.build_embedder(cfg.embed, texts)
-    vectors = steps.embed(texts, embedder, cfg.embed, Path(cache_dir) / "embeddings", ctx.progress)
+    cache = Path(cache_dir) / "embeddings" if cache_dir else None
+    vectors = steps.embed(texts, embedder, cfg.embed, cache, ctx.progress)
     return {"embeddings": vectors, "embedder": embedder}
 
 
@@ -320,7 +332,9 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
     )
     mapping = ParameterString("mapping", default="", description="Edited mapping to apply.")
     labels = ParameterString("labels", default="", description="Label columns, coarsest first.")
-    cache_dir = ParameterString("cache_dir", default=".strata/cache", description="Text caches.")
+    cache_dir = ParameterString(
+        "cache_dir", default=".strata/cache", description="Text caches ('': none)."
+    )
     auto_approve = ParameterBoolean("auto_approve", default=False, description="Skip reviews.")
     min_npmi = ParameterFloat("min_npmi", default=-1.0, description="Quality gate on NPMI.")
     model_name = ParameterString("model_name", default="", description="Register under name.")
@@ -334,6 +348,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         {"data": where.output(), "ingest": sections.output("ingest")},
         outputs=("table", "report", "text_cols"),
         retry=RetryPolicy(attempts=2, backoff=1.0, exceptions=(OSError,)),
+        code_deps=["topicstrata.io", *GLUE],
     )
     prep = ProcessingStep(
         "preprocess",
@@ -345,6 +360,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         },
         resources=Resources(cpus=CPUS, memory="4GB"),
         requirements=["spacy"],
+        code_deps=["topicstrata.preprocess", *GLUE],
     )
     embed = ProcessingStep(
         "embed",
@@ -353,6 +369,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         outputs=("embeddings", "embedder"),
         resources=Resources(cpus=CPUS, memory="4GB"),
         requirements=["onnxruntime", "sentence_transformers"],
+        code_deps=["topicstrata.embed", *GLUE],
     )
     tuned = TuningStep(
         "tune",
@@ -369,6 +386,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         },
         resources=Resources(cpus=CPUS, memory="8GB"),
         requirements=["optuna"],
+        code_deps=["topicstrata.tune", "topicstrata.embed", *FIT_CODE, *GLUE],
     )
     chain: list[Step] = [where, sections, ingest, prep, embed, tuned]
     state: Any = None
@@ -390,6 +408,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
             outputs=("state", "mapping"),
             resources=Resources(cpus=CPUS, memory="8GB"),
             requirements=["umap"],
+            code_deps=FIT_CODE,
         )
         publish = ProcessingStep(
             f"publish_{layer_no}",
@@ -413,12 +432,16 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         chain += [layer, publish, review]
         state, reviewed = layer.outputs.state, review.output()
     final = TrainingStep(
-        "assemble", assemble, {"state": state, "reviewed": reviewed, "views": prep.output()}
+        "assemble",
+        assemble,
+        {"state": state, "reviewed": reviewed, "views": prep.output()},
+        code_deps=FIT_CODE,
     )
     stable = EvaluateStep(
         "stability",
         measure_stability,
         {"embeddings": embed.outputs.embeddings, "settings": sections.output("stability")},
+        code_deps=["topicstrata.layers", "topicstrata.ensemble", *GLUE],
     )
     scores = EvaluateStep(
         "evaluate",
@@ -430,6 +453,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
             "labels": labels,
             "stability": stable.output(),
         },
+        code_deps=[*FIT_CODE, *GLUE],
     )
     written = ProcessingStep(
         "write_run",
@@ -465,6 +489,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         {"metrics": scores.output(), "min_npmi": min_npmi},
         if_steps=[registered],
         else_steps=[failed],
+        code_deps=[],
     )
     return Pipeline(
         "topicstrata",
