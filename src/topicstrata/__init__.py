@@ -50,7 +50,7 @@ _LAZY: dict[str, str] = {
     "dump_mapping": "topicstrata.mapping",
     # runs
     "StrataConfig": "topicstrata.config",
-    "run_fit": "topicstrata.run",
+    "run_fit": "topicstrata.pipeline.fit",
     "evaluate_assignments": "topicstrata.evaluate",
     # synthetic data
     "make_opportunities": "topicstrata.synth",
@@ -122,6 +122,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from topicstrata.io import IngestConfig, RowReport, read_records, write_table
     from topicstrata.layers import LayerModel, TopicRepresentation
     from topicstrata.mapping import Mapping, dump_mapping, load_mapping
+    from topicstrata.pipeline.fit import run_fit
     from topicstrata.preprocess import PreprocessConfig, clean_for_embedding, preprocess
-    from topicstrata.run import run_fit
     from topicstrata.synth import make_opportunities, write_opportunities

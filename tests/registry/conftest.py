@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from topicstrata import run_fit
 from topicstrata.config import StrataConfig
-from topicstrata.run import run_fit
 from topicstrata.synth import write_opportunities
 
 CHEAP = {

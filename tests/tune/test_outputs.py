@@ -11,9 +11,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from topicstrata import run_fit
 from topicstrata.cli.tune import tune_command
 from topicstrata.config import StrataConfig
-from topicstrata.run import run_fit
 from topicstrata.synth import make_opportunities
 from tune._data import BASE, SPACE
 

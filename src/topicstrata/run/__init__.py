@@ -1,6 +1,9 @@
-"""One fit from a records file to a run directory, as plain steps and a driver."""
+"""The plain functions behind a fit (``steps``) and the run directory it writes.
 
-from topicstrata.run.fit import FitResult, run_fit
+``topicstrata.run_fit`` runs them as the default pipeline
+(``topicstrata.pipeline.fit``).
+"""
+
 from topicstrata.run.outputs import write_run
 
-__all__ = ["FitResult", "run_fit", "write_run"]
+__all__ = ["write_run"]

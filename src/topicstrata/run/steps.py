@@ -1,15 +1,13 @@
 """The steps of a fit as plain functions: values in, values out, no files written.
 
-``run_fit`` chains them directly; the pipeline wraps the same functions as
-cached, tracked steps.
+The default pipeline (``topicstrata.pipeline.topic``) wraps them as cached,
+tracked steps; ``strata tune`` reads its data with them.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +18,15 @@ from numpy.typing import NDArray
 from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.config import EmbedConfig
 from topicstrata.embed import Embedder, embed_texts, get_embedder
-from topicstrata.ensemble import Ensemble, EnsembleConfig, ReviewCallback
+from topicstrata.ensemble import Ensemble, EnsembleConfig
 from topicstrata.ensemble.predictor import TopicPredictor
 from topicstrata.errors import InputError
 from topicstrata.evaluate import evaluate_assignments
 from topicstrata.io import IngestConfig, IngestResult, read_records
-from topicstrata.io.schema import EMBED_TEXT, ID, KEYWORD_TOKENS, TEXT, TRUTH_LEVELS
-from topicstrata.mapping import Mapping
+from topicstrata.io.schema import ID, KEYWORD_TOKENS, TEXT, TRUTH_LEVELS
 from topicstrata.preprocess import PreprocessConfig, preprocess
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Timings:
-    """Seconds spent per step, in order."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def track(self, name: str, started: float) -> None:
-        self.seconds[name] = round(time.perf_counter() - started, 3)
 
 
 def ingest(
@@ -83,26 +70,6 @@ def embed(
         cache_dir=cache_dir,
         use_cache=cache_dir is not None,
         batch_size=config.batch_size,
-        progress=progress,
-    )
-
-
-def fit_ensemble(
-    embeddings: NDArray[np.float32],
-    views: pd.DataFrame,
-    ids: Sequence[str],
-    config: EnsembleConfig,
-    mapping: Mapping | None = None,
-    review: ReviewCallback | None = None,
-    progress: ProgressCallback = null_progress,
-) -> Ensemble:
-    return Ensemble(config).fit(
-        embeddings,
-        views[KEYWORD_TOKENS].tolist(),
-        ids=list(ids),
-        texts=views[EMBED_TEXT].tolist(),
-        mapping=mapping,
-        review=review,
         progress=progress,
     )
 
