@@ -90,3 +90,33 @@ def test_parallel_per_topic_fits_match_sequential(hierarchy):
     a = Ensemble(sequential).fit(hierarchy.X, hierarchy.keywords)
     b = Ensemble(parallel).fit(hierarchy.X, hierarchy.keywords)
     assert list(a.assignments_["path"]) == list(b.assignments_["path"])
+
+
+def test_fit_rows_every_layer_learns_from_them_and_assigns_the_rest(hierarchy):
+    n = len(hierarchy.X)
+    fit_rows = np.arange(0, n, 2)
+    # The other rows carry noise a model must not learn from (a student's vectors stand-in).
+    X = hierarchy.X.copy()
+    X[1::2] += np.random.default_rng(0).normal(scale=0.02, size=X[1::2].shape)
+    ens = Ensemble(pca_config()).fit(
+        X, hierarchy.keywords, hierarchy.ids, hierarchy.texts, fit_rows=fit_rows
+    )
+    assert all(m.n_fit_samples_ <= len(fit_rows) for m in ens.models_.values())
+    assert ens.models_[""].n_fit_samples_ == len(fit_rows)
+    paths = ens.assignments_["path"].to_numpy()
+    assert len(paths) == n
+    assert adjusted_rand_score(hierarchy.l1, _cut(paths, 1)) > 0.95
+    assert adjusted_rand_score(hierarchy.l2, _cut(paths, 2)) > 0.9
+    # Topic sizes count every record, not only the ones the models learned from.
+    layer1 = [node for node in ens.tree_.nodes.values() if node.level == 1]
+    assert sum(node.size for node in layer1) == n
+
+
+def test_describe_sample_caps_each_topic_and_keeps_small_ones():
+    from topicstrata.ensemble.fit import describe_sample
+
+    labels = np.array([0] * 5000 + [1] * 40 + [2] * 960)
+    rows = describe_sample(labels, 3, max_samples=900)
+    counts = np.bincount(labels[rows], minlength=3)
+    assert list(counts) == [300, 40, 300]
+    np.testing.assert_array_equal(describe_sample(labels, 3, max_samples=10_000), np.arange(6000))

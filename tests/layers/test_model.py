@@ -87,3 +87,26 @@ def test_auto_threshold_uses_the_subcluster_budget_in_high_dimensions():
     model = LayerModel(reducer="none", k_range=(6, 6), max_subclusters=600).fit(X)
     n_sub = len(model.birch_.subcluster_centers_)
     assert 200 <= n_sub <= 1200
+
+
+def test_fits_on_a_bounded_sample_and_assigns_every_row():
+    X, truth = make_blobs(n_samples=3000, centers=6, n_features=16, random_state=4)
+    model = LayerModel(reducer=PCA(n_components=5), k_range=(4, 8), max_fit_samples=400).fit(X)
+    assert model.n_fit_samples_ == 400
+    assert len(model.labels_) == 3000
+    assert model.n_topics_ == 6
+    assert adjusted_rand_score(truth, model.labels_) > 0.95
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+
+
+def test_fit_rows_choose_the_rows_the_model_learns_from():
+    X, truth = make_blobs(n_samples=2000, centers=5, n_features=16, random_state=5)
+    # Rows outside fit_rows are noise: a model that learned from them could not find 5 blobs.
+    noisy = X.copy()
+    outside = np.arange(500, 2000)
+    noisy[outside] += np.random.default_rng(0).normal(scale=30.0, size=(1500, 16))
+    model = LayerModel(reducer="none", k_range=(5, 5)).fit(noisy, fit_rows=np.arange(500))
+    assert model.n_fit_samples_ == 500
+    assert adjusted_rand_score(truth[:500], model.labels_[:500]) > 0.95
+    with pytest.raises(ConfigError, match="fit_rows must index"):
+        LayerModel(reducer="none", k_range=(2, 2)).fit(X[:50], fit_rows=[0, 60])

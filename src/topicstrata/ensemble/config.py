@@ -60,9 +60,12 @@ class RepresentationConfig(BaseModel):
     bm25_weighting: bool = True
     reduce_frequent_words: bool = True
     core_share: float = Field(1.0, gt=0, le=1)
+    #: Keywords, phrases and flags of one parent's topics are read from at most this
+    #: many of its records (each topic capped at an equal share); sizes count them all.
+    max_samples: int = Field(50_000, ge=100)
 
     def build(self) -> TopicRepresentation:
-        return TopicRepresentation(**self.model_dump())
+        return TopicRepresentation(**self.model_dump(exclude={"max_samples"}))
 
 
 class SplitRule(BaseModel):

@@ -37,14 +37,19 @@ def child_path(parent: str | None, index: int) -> str:
 
 
 def cluster_group(
-    embeddings: NDArray[np.float32], layer: LayerConfig, random_state: int
+    embeddings: NDArray[np.float32],
+    layer: LayerConfig,
+    random_state: int,
+    fit_rows: NDArray[np.intp] | None = None,
 ) -> LayerModel:
     """Cluster the rows of one parent (``None`` for layer 1) into child topics.
 
-    Depends only on the rows' embeddings and the layer settings, so the pipeline's
-    per-item cache keeps it across keyword (representation) and split-rule changes.
+    The model learns from at most ``layer.max_fit_samples`` rows, drawn from
+    ``fit_rows`` when given, and assigns the rest. Depends only on the rows'
+    embeddings and the layer settings, so the pipeline's per-item cache keeps it
+    across keyword (representation) and split-rule changes.
     """
-    return layer.build(random_state).fit(embeddings)
+    return layer.build(random_state).fit(embeddings, fit_rows=fit_rows)
 
 
 def describe_group(
@@ -62,10 +67,13 @@ def describe_group(
     The cheap half of a group's fit (c-TF-IDF and a few matrix products); run in
     process, never fanned out (see :func:`fans_out`).
     """
-    texts = list(keyword_texts)
     n_topics = len(centroids)
-    rep = representation.build().fit(texts, labels, embeddings, centroids)
     sizes = np.bincount(labels, minlength=n_topics)
+    rows = describe_sample(labels, n_topics, representation.max_samples)
+    embeddings, labels = embeddings[rows], labels[rows]
+    texts = [keyword_texts[i] for i in rows]
+    ids = [ids[i] for i in rows]
+    rep = representation.build().fit(texts, labels, embeddings, centroids)
     nodes = [
         TopicNode(
             path=child_path(parent, t),
@@ -79,6 +87,23 @@ def describe_group(
     ]
     flag_siblings(nodes, dispersion(embeddings, labels, centroids), texts, split_rule)
     return nodes
+
+
+def describe_sample(
+    labels: NDArray[np.intp], n_topics: int, max_samples: int, seed: int = 0
+) -> NDArray[np.intp]:
+    """Rows that describe the topics: all of them up to ``max_samples``, else each topic's
+    rows capped at an equal share of ``max_samples`` (seeded), so every topic, small ones
+    included, keeps enough records for its keywords while the cost stays bounded."""
+    if len(labels) <= max_samples:
+        return np.arange(len(labels))
+    cap = max(1, max_samples // max(1, n_topics))
+    rng = np.random.default_rng(seed)
+    parts = []
+    for topic in range(n_topics):
+        members = np.flatnonzero(labels == topic)
+        parts.append(members if len(members) <= cap else rng.choice(members, cap, replace=False))
+    return np.sort(np.concatenate(parts)) if parts else np.arange(0)
 
 
 #: Per-group functions a map should run in the calling process: they cost less than

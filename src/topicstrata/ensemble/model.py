@@ -69,6 +69,7 @@ class Ensemble:
         review: ReviewCallback | None = None,
         progress: ProgressCallback = null_progress,
         map_fn: MapFn | None = None,
+        fit_rows: ArrayLike | None = None,
     ) -> Self:
         """Fit every layer; ``texts`` feed the mapping's phrase rules.
 
@@ -76,7 +77,7 @@ class Ensemble:
         (with ``review`` in between), then ``finish``: the pipeline calls those
         steps one by one so a person can review each layer's mapping.
         """
-        self.begin(embeddings, keyword_texts, ids, texts, mapping)
+        self.begin(embeddings, keyword_texts, ids, texts, mapping, fit_rows)
         n_layers = len(self.config_.layers)
         for layer_no in range(1, n_layers + 1):
             progress("layers", layer_no - 1, n_layers)
@@ -93,8 +94,14 @@ class Ensemble:
         ids: Sequence[str] | None = None,
         texts: Sequence[str] | None = None,
         mapping: Mapping | None = None,
+        fit_rows: ArrayLike | None = None,
     ) -> Self:
-        """Start a fit: check the inputs and reset the learned state."""
+        """Start a fit: check the inputs and reset the learned state.
+
+        ``fit_rows`` (indices) are the records every layer model learns from (within
+        each model's ``max_fit_samples``), e.g. those embedded by the teacher model on
+        the large-input path; the others are assigned by the fitted models.
+        """
         cfg = self.config if self.config is not None else EnsembleConfig()
         n = len(embeddings)  # type: ignore[arg-type]
         ids = [str(i) for i in (ids if ids is not None else range(n))]
@@ -106,6 +113,10 @@ class Ensemble:
         self.config_ = cfg
         self.given_mapping_ = mapping
         self.ids_ = ids
+        self.fit_mask_ = None
+        if fit_rows is not None:
+            self.fit_mask_ = np.zeros(n, dtype=bool)
+            self.fit_mask_[np.asarray(fit_rows, dtype=np.intp)] = True
         self.tree_ = TopicTree()
         self.models_ = {}
         self.mappings_ = []
@@ -146,6 +157,7 @@ class Ensemble:
         layer = cfg.layers[layer_no - 1]
         total_rows = sum(len(rows) for _, rows in jobs)
         run_map = map_fn or self._local_map(total_rows)
+        mask = getattr(self, "fit_mask_", None)
         models: dict[str, LayerModel] = run_map(
             cluster_group,
             {
@@ -153,6 +165,7 @@ class Ensemble:
                     "embeddings": X[rows],
                     "layer": layer,
                     "random_state": cfg.random_state,
+                    "fit_rows": None if mask is None else np.flatnonzero(mask[rows]),
                 }
                 for parent, rows in jobs
             },
@@ -346,6 +359,7 @@ class Ensemble:
     models_: dict[str, LayerModel]
     mappings_: list[Mapping]
     ids_: list[str]
+    fit_mask_: NDArray[np.bool_] | None
     given_mapping_: Mapping | None
     paths_: NDArray[np.object_]
     confidence_: NDArray[np.float32]

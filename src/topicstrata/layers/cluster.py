@@ -1,8 +1,10 @@
 """BIRCH clustering with a data-scaled threshold and a searched number of clusters.
 
 BIRCH compresses the points into a CF-tree of subclusters; the final ("global")
-step groups the subcluster centroids into k clusters. We run the CF-tree once
-and the global step once per candidate k, so searching k costs little.
+step groups the subcluster centroids into k clusters. We run the CF-tree once;
+the Ward steps build one merge tree of the centroids and cut it at every
+candidate k (KMeans, which has no tree, is fitted once per k), so searching k
+costs one tree.
 
 Two traps shape this module:
 
@@ -22,11 +24,12 @@ coefficient of a fixed random sample of points (ties go to the smaller k).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.cluster import AgglomerativeClustering, Birch, KMeans
+from sklearn.cluster import Birch, KMeans, ward_tree
 from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors, kneighbors_graph
 
@@ -96,26 +99,73 @@ def scaled_threshold(
     return threshold
 
 
-def global_step(
+def global_steps(
     centers: NDArray[np.float64],
     weights: NDArray[np.float64],
-    k: int,
+    ks: Sequence[int],
     method: str,
     random_state: int = 0,
-) -> NDArray[np.intp]:
-    """Group subcluster centroids into ``k`` clusters; returns a label per centroid."""
-    if k >= len(centers):
-        return np.arange(len(centers))
+) -> dict[int, NDArray[np.intp]]:
+    """Group subcluster centroids into ``k`` clusters for every ``k`` in ``ks``.
+
+    Ward (plain or over a kNN graph) builds the merge tree once and cuts it at each k:
+    the same labels as fitting ``AgglomerativeClustering(n_clusters=k)`` per k, at the
+    cost of one fit. KMeans has no tree and is fitted once per k.
+    """
+    if method not in GLOBAL_STEPS:
+        raise ConfigError(
+            f"unknown global step {method!r}; choose one of {', '.join(GLOBAL_STEPS)}."
+        )
+    n = len(centers)
+    out = {k: np.arange(n, dtype=np.intp) for k in ks if k >= n}
+    wanted = sorted(k for k in ks if k < n)
+    if not wanted:
+        return out
     if method == "kmeans":
-        km = KMeans(n_clusters=k, n_init=4, random_state=random_state)
-        return km.fit(centers, sample_weight=weights).labels_.astype(np.intp)
-    if method == "ward":
-        return AgglomerativeClustering(n_clusters=k, linkage="ward").fit(centers).labels_
+        for k in wanted:
+            km = KMeans(n_clusters=k, n_init=4, random_state=random_state)
+            out[k] = km.fit(centers, sample_weight=weights).labels_.astype(np.intp)
+        return out
+    connectivity = None
     if method == "ward-knn":
-        graph = kneighbors_graph(centers, n_neighbors=min(10, len(centers) - 1), include_self=False)
-        ward = AgglomerativeClustering(n_clusters=k, linkage="ward", connectivity=graph)
-        return ward.fit(centers).labels_
-    raise ConfigError(f"unknown global step {method!r}; choose one of {', '.join(GLOBAL_STEPS)}.")
+        connectivity = kneighbors_graph(centers, n_neighbors=min(10, n - 1), include_self=False)
+    # ward_tree joins a graph's separate components itself, so its tree is complete.
+    children, _, n_leaves, _ = ward_tree(centers, connectivity=connectivity)
+    out.update(cut_tree(children, n_leaves, wanted))
+    return out
+
+
+def cut_tree(
+    children: NDArray[np.intp], n_leaves: int, ks: Sequence[int]
+) -> dict[int, NDArray[np.intp]]:
+    """Leaf labels of a merge tree cut into k clusters, for every k in ``ks``.
+
+    ``children`` is scikit-learn's ``ward_tree`` output: merge i joins nodes
+    ``children[i]`` into node ``n_leaves + i``. Cutting at k keeps the first
+    ``n_leaves - k`` merges. Written here because scikit-learn cuts a tree at one k
+    per fit, and scipy's ``cut_tree`` reorders merges by height, which Ward over a
+    connectivity graph does not keep monotone.
+    """
+    # Union-find over leaves and merge nodes, merges applied in order.
+    root = np.arange(n_leaves + len(children), dtype=np.intp)
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = int(root[i])
+        return i
+
+    cuts: dict[int, NDArray[np.intp]] = {}
+    n_clusters, merge = n_leaves, 0
+    for target in sorted(set(ks), reverse=True):
+        while n_clusters > target and merge < len(children):
+            for child in children[merge]:
+                root[find(int(child))] = n_leaves + merge
+            merge += 1
+            n_clusters -= 1
+        roots = np.array([find(i) for i in range(n_leaves)], dtype=np.intp)
+        cuts[target] = np.unique(roots, return_inverse=True)[1].astype(np.intp)
+    return {k: cuts[k] for k in ks}
 
 
 @dataclass
@@ -160,8 +210,9 @@ def search_k(
     sample = rng.choice(len(Z), min(len(Z), score_sample), replace=False)
     best: KSearchResult | None = None
     scores: dict[int, float] = {}
+    cuts = global_steps(centers, weights, range(k_lo, k_hi + 1), method, random_state)
     for k in range(k_lo, k_hi + 1):
-        center_labels = global_step(centers, weights, k, method, random_state)
+        center_labels = cuts[k]
         point_labels = center_labels[sub_labels[sample]]
         if len(np.unique(point_labels)) < 2 or len(np.unique(point_labels)) >= len(sample):
             score = -1.0

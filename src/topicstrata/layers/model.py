@@ -39,7 +39,8 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
     n_components, n_neighbors, min_dist, metric:
         Settings of the named reducer (UMAP uses all four, PCA the first).
     max_fit_samples:
-        The reducer is fitted on at most this many random rows, then applied to all.
+        The reducer, the CF-tree and the k search learn from at most this many random
+        rows; the rest are assigned with ``predict``.
     global_step:
         How subcluster centroids become topics: ``"ward"`` (the default),
         ``"kmeans"`` (weighted by subcluster size) or ``"ward-knn"`` (Ward over a
@@ -84,18 +85,28 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         self.max_subclusters = max_subclusters
         self.random_state = random_state
 
-    def fit(self, X: ArrayLike, y: None = None) -> Self:
+    def fit(self, X: ArrayLike, y: None = None, fit_rows: ArrayLike | None = None) -> Self:
+        """Fit on a bounded sample of ``X`` and assign every row of it.
+
+        The reducer, the CF-tree and the k search see at most ``max_fit_samples``
+        seeded random rows, drawn from ``fit_rows`` when given (e.g. the records
+        embedded by the teacher model, whose vectors are the most faithful); every
+        other row is assigned with ``predict``, so ``labels_`` covers all of ``X`` and
+        the cost of clustering does not grow with the data.
+        """
         X = self._validated(X, reset=True)
-        n = len(X)
-        k_lo, k_hi = self._checked_k_range(n)
         if self.global_step not in GLOBAL_STEPS:
             raise ConfigError(
                 f"global_step={self.global_step!r} is not one of {', '.join(GLOBAL_STEPS)}."
             )
+        self._checked_k_range(len(X))
+        sample = self._fit_sample(len(X), fit_rows)
+        k_lo, k_hi = self._checked_k_range(len(sample))
+        self.n_fit_samples_ = len(sample)
         self.reducer_ = SampledReducer(
-            self._base_reducer(n), self.max_fit_samples, random_state=self.random_state
+            self._base_reducer(len(sample)), len(sample), random_state=self.random_state
         )
-        Z = self.reducer_.fit_transform(X)
+        Z = self.reducer_.fit_transform(X[sample])
         if self.threshold == "auto":
             self.threshold_ = scaled_threshold(
                 Z,
@@ -110,7 +121,13 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         ).fit(Z)
         sub_labels = self.birch_.labels_.astype(np.intp)
         centers = self.birch_.subcluster_centers_
-        logger.info("BIRCH: %d subclusters (threshold %.4g)", len(centers), self.threshold_)
+        logger.info(
+            "BIRCH: %d subclusters (threshold %.4g) from %d of %d rows",
+            len(centers),
+            self.threshold_,
+            len(sample),
+            len(X),
+        )
         result = search_k(
             Z, sub_labels, centers, (k_lo, k_hi), self.global_step, random_state=self.random_state
         )
@@ -121,11 +138,29 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         self.center_labels_ = rank[result.center_labels]
-        self.labels_ = self.center_labels_[sub_labels]
+        labels = np.empty(len(X), dtype=np.intp)
+        labels[sample] = self.center_labels_[sub_labels]
+        rest = np.setdiff1d(np.arange(len(X)), sample, assume_unique=True)
+        if len(rest):
+            labels[rest] = self.predict(X[rest])
+        self.labels_ = labels
         self.n_topics_ = int(result.k)
         self.k_scores_ = result.scores
         self.centroids_ = _centroids(X, self.labels_, self.n_topics_)
         return self
+
+    def _fit_sample(self, n: int, fit_rows: ArrayLike | None) -> NDArray[np.intp]:
+        """Sorted row indices the fit learns from: at most ``max_fit_samples`` of them."""
+        pool = np.arange(n) if fit_rows is None else np.unique(np.asarray(fit_rows, np.intp))
+        if len(pool) and (pool[0] < 0 or pool[-1] >= n):
+            raise ConfigError(f"fit_rows must index the {n} rows of X; got {pool[0]}..{pool[-1]}.")
+        if len(pool) < min(n, self.k_range[0] + 1):
+            logger.info("only %d rows to fit from: drawing the sample from all %d", len(pool), n)
+            pool = np.arange(n)
+        if len(pool) <= self.max_fit_samples:
+            return pool
+        rng = np.random.default_rng(self.random_state)
+        return np.sort(rng.choice(pool, self.max_fit_samples, replace=False))
 
     def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Assign each row to a learned topic (nearest BIRCH subcluster's topic)."""
