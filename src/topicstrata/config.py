@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from topicstrata.embed import DEFAULT_EMBEDDER
+from topicstrata.embed import DEFAULT_EMBEDDER, SamplingConfig
 from topicstrata.ensemble import EnsembleConfig
 from topicstrata.errors import ConfigError
 from topicstrata.io import IngestConfig
@@ -36,6 +36,8 @@ class EmbedConfig(BaseModel):
     backend: str = DEFAULT_EMBEDDER
     batch_size: int = Field(64, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)
+    #: The large-input path: the backend embeds a sample, a fitted student the rest.
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
 
 
 class EvaluateConfig(BaseModel):

@@ -12,7 +12,9 @@ from topicstrata.embed.cache import EmbeddingCache, text_hash
 from topicstrata.embed.minilm import MiniLMEmbedder
 from topicstrata.embed.onnx_minilm import OnnxMiniLMEmbedder, export_onnx
 from topicstrata.embed.registry import DEFAULT_EMBEDDER, available_embedders, get_embedder
+from topicstrata.embed.sampled import SampledEmbedding, SamplingConfig, embed_sampled
 from topicstrata.embed.static import StaticEmbedder, distill_static
+from topicstrata.embed.student import StudentEmbedder
 from topicstrata.embed.tfidf import TfidfSvdEmbedder
 
 __all__ = [
@@ -23,10 +25,14 @@ __all__ = [
     "FittableEmbedder",
     "MiniLMEmbedder",
     "OnnxMiniLMEmbedder",
+    "SampledEmbedding",
+    "SamplingConfig",
     "StaticEmbedder",
+    "StudentEmbedder",
     "TfidfSvdEmbedder",
     "available_embedders",
     "distill_static",
+    "embed_sampled",
     "embed_texts",
     "embedding_cache_dir",
     "export_onnx",

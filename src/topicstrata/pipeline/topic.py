@@ -26,7 +26,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from topicstrata.config import StrataConfig
-from topicstrata.embed import Embedder
+from topicstrata.embed import Embedder, embed_sampled
 from topicstrata.ensemble import Ensemble, EnsembleConfig
 from topicstrata.ensemble.fit import describe_group, fans_out
 from topicstrata.errors import InputError
@@ -119,12 +119,28 @@ def make_text_views(
 def embed_records(
     views: pd.DataFrame, embed: dict[str, Any], cache_dir: str, ctx: StepContext
 ) -> dict[str, Any]:
+    """Every record's vector; on large inputs the backend embeds a sample and a fitted
+    student the rest (``embed.sampling``): ``teacher_rows`` says which rows the backend
+    embedded, and the layers learn from those only."""
     cfg = StrataConfig.from_dict({"embed": embed})
     texts = views[EMBED_TEXT].tolist()
     embedder = steps.build_embedder(cfg.embed, texts)
     cache = Path(cache_dir) / "embeddings" if cache_dir else None
-    vectors = steps.embed(texts, embedder, cfg.embed, cache, ctx.progress)
-    return {"embeddings": vectors, "embedder": embedder}
+    result = embed_sampled(
+        texts,
+        embedder,
+        cfg.embed.sampling,
+        cache_dir=cache,
+        batch_size=cfg.embed.batch_size,
+        progress=ctx.progress,
+    )
+    ctx.log.info("embedding: %s", result.summary)
+    return {
+        "embeddings": result.vectors,
+        "embedder": embedder,
+        "teacher_rows": result.teacher_rows,
+        "check": {"holdout": result.holdout, "summary": result.summary},
+    }
 
 
 def tune_ensemble(
@@ -206,13 +222,17 @@ def fit_layer(
     state: Ensemble | None,
     reviewed: Mapping | Path | None,
     embeddings: NDArray[Any],
+    teacher_rows: NDArray[Any],
     views: pd.DataFrame,
     table: pd.DataFrame,
     ensemble: dict[str, Any],
     mapping: str,
     ctx: StepContext,
 ) -> dict[str, Any]:
-    """Accept the reviewed mapping of layer n-1, then fit layer n (one cached item per topic)."""
+    """Accept the reviewed mapping of layer n-1, then fit layer n (one cached item per topic).
+
+    Every layer model learns from the ``teacher_rows`` only and assigns the rest.
+    """
     if state is None:
         given = load_mapping(mapping) if mapping else None
         state = Ensemble(EnsembleConfig.model_validate(ensemble)).begin(
@@ -221,6 +241,7 @@ def fit_layer(
             table[ID].astype(str).tolist(),
             views[EMBED_TEXT].tolist(),
             given,
+            fit_rows=teacher_rows if len(teacher_rows) < len(embeddings) else None,
         )
     else:
         accepted = _reviewed(reviewed)
@@ -252,10 +273,14 @@ def assemble(state: Ensemble, reviewed: Mapping | Path, views: pd.DataFrame) -> 
     return state.accept_mapping(accepted, views[EMBED_TEXT].tolist()).finish()
 
 
-def measure_stability(embeddings: NDArray[Any], settings: dict[str, Any]) -> float | None:
-    """Layer-1 stability across seeds: its own step, so mapping edits keep it cached."""
+def measure_stability(
+    embeddings: NDArray[Any], teacher_rows: NDArray[Any], settings: dict[str, Any]
+) -> float | None:
+    """Layer-1 stability across seeds, on a bounded sample of the teacher-embedded rows:
+    its own step, so mapping edits keep it cached."""
     config = EnsembleConfig.model_validate(settings["ensemble"])
-    return steps.layer1_stability(embeddings, config, int(settings["sample"]))
+    vectors = np.asarray(embeddings)[np.asarray(teacher_rows, dtype=np.intp)]
+    return steps.layer1_stability(vectors, config, int(settings["sample"]))
 
 
 def evaluate_run(
@@ -264,11 +289,17 @@ def evaluate_run(
     views: pd.DataFrame,
     labels: str,
     stability: float | None,
+    embeddings: NDArray[Any],
+    embed_check: dict[str, Any],
 ) -> dict[str, Any]:
     label_cols = steps.label_columns(table, [c for c in labels.split(",") if c.strip()])
     metrics = steps.evaluate(ensemble, table, views, label_cols)
     metrics["stability"] = stability
     metrics["label_cols"] = label_cols
+    metrics["embedding"] = {
+        **embed_check["summary"],
+        **steps.student_agreement(ensemble, embeddings, embed_check["holdout"]),
+    }
     return metrics
 
 
@@ -366,7 +397,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         "embed",
         embed_records,
         {"views": prep.output(), "embed": sections.output("embed"), "cache_dir": cache_dir},
-        outputs=("embeddings", "embedder"),
+        outputs=("embeddings", "embedder", "teacher_rows", "check"),
         resources=Resources(cpus=CPUS, memory="4GB"),
         requirements=["onnxruntime", "sentence_transformers"],
         code_deps=["topicstrata.embed", *GLUE],
@@ -400,6 +431,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
                 "state": state,
                 "reviewed": reviewed,
                 "embeddings": embed.outputs.embeddings,
+                "teacher_rows": embed.outputs.teacher_rows,
                 "views": prep.output(),
                 "table": ingest.outputs.table,
                 "ensemble": tuned.output(),
@@ -440,7 +472,11 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
     stable = EvaluateStep(
         "stability",
         measure_stability,
-        {"embeddings": embed.outputs.embeddings, "settings": sections.output("stability")},
+        {
+            "embeddings": embed.outputs.embeddings,
+            "teacher_rows": embed.outputs.teacher_rows,
+            "settings": sections.output("stability"),
+        },
         code_deps=["topicstrata.layers", "topicstrata.ensemble", *GLUE],
     )
     scores = EvaluateStep(
@@ -452,6 +488,8 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
             "views": prep.output(),
             "labels": labels,
             "stability": stable.output(),
+            "embeddings": embed.outputs.embeddings,
+            "embed_check": embed.outputs.check,
         },
         code_deps=[*FIT_CODE, *GLUE],
     )

@@ -146,3 +146,27 @@ def predictor_for(
 
 def id_column(table: pd.DataFrame) -> list[str]:
     return table[ID].astype(str).tolist()
+
+
+def student_agreement(
+    ensemble: Ensemble, embeddings: NDArray[np.float32], holdout: dict[str, NDArray[Any]]
+) -> dict[str, Any]:
+    """How often the student's vector routes a held-out record where the teacher's does.
+
+    ``holdout`` holds teacher-embedded rows the student did not learn from, with the
+    student's vectors for them (``embed_sampled``); empty when the teacher embedded
+    everything. Returns the share of agreeing paths per level (``l1``, ``l2``...).
+    """
+    rows = np.asarray(holdout.get("rows", []), dtype=np.intp)
+    if len(rows) == 0:
+        return {}
+    by_teacher = ensemble.predict(np.asarray(embeddings)[rows])
+    by_student = ensemble.predict(np.asarray(holdout["student"]))
+    levels = [c for c in by_teacher.columns if c.startswith("path_l")]
+    return {
+        "student_agreement": {
+            c.removeprefix("path_"): round(float((by_teacher[c] == by_student[c]).mean()), 4)
+            for c in levels
+        },
+        "student_agreement_rows": len(rows),
+    }

@@ -1,0 +1,149 @@
+"""The large-input path: the teacher embeds a sample, a fitted student embeds the rest.
+
+MiniLM runs at ~60 records/s on two cores, so a million records would take ~5 hours.
+On large inputs (``SamplingConfig.min_rows`` unique texts or more) the teacher embeds a
+seeded sample of ``teacher_rows`` unique texts; a :class:`StudentEmbedder` is fitted on
+all but a held-out share of them and embeds every other text. Every layer of the
+ensemble learns from the teacher-embedded records only (``SampledEmbedding.teacher_rows``)
+and assigns the others, so the tree is the one MiniLM vectors give, and the student only
+routes. The held-out teacher records measure how often the student's vector routes a
+record where the teacher's does (``SampledEmbedding.holdout``), reported per level in
+the run's metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+from topicstrata._progress import ProgressCallback, null_progress
+from topicstrata.embed.api import embed_texts
+from topicstrata.embed.base import Embedder
+from topicstrata.embed.student import StudentEmbedder
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SampledEmbedding", "SamplingConfig", "embed_sampled"]
+
+
+class SamplingConfig(BaseModel):
+    """When and how the teacher embeds only a sample (``embed.sampling`` in a config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Off: the teacher embeds every record, whatever the size.
+    enabled: bool = True
+    #: Inputs with fewer unique texts than this are embedded whole by the teacher.
+    min_rows: int = Field(15_000, ge=2)
+    #: Unique texts the teacher embeds on a large input (a seeded random sample).
+    teacher_rows: int = Field(8_000, ge=100)
+    #: Share of the teacher sample the student does not learn from: its agreement check.
+    holdout: float = Field(0.1, ge=0.0, lt=1.0)
+    seed: int = 0
+    #: ``StudentEmbedder`` options (``ngram_range``, ``min_df``, ``max_features``, ``alpha``).
+    student: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass
+class SampledEmbedding:
+    """Vectors for every text, and which rows the teacher embedded."""
+
+    vectors: NDArray[np.float32]
+    #: Row indices (into the texts given) whose vectors come from the teacher.
+    teacher_rows: NDArray[np.intp]
+    #: Held-out teacher rows with their student vectors: ``{"rows": ..., "student": ...}``.
+    holdout: dict[str, NDArray[Any]] = field(default_factory=dict)
+    #: What was done, for the run's metrics.
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def embed_sampled(
+    texts: Sequence[str],
+    teacher: Embedder,
+    config: SamplingConfig,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    batch_size: int = 64,
+    progress: ProgressCallback = null_progress,
+) -> SampledEmbedding:
+    """Embed ``texts``: all with ``teacher`` on small inputs, else teacher sample + student.
+
+    Teacher vectors are cached by text hash as ``embed_texts`` does (a killed run keeps
+    the chunks it finished); the student is cheap and refitted each time.
+    """
+    docs = list(texts)
+    n = len(docs)
+    use_cache = cache_dir is not None
+    unique, first, inverse = np.unique(np.asarray(docs, dtype=object), True, True)
+    n_unique = len(unique)
+    if not config.enabled or n_unique < max(config.min_rows, config.teacher_rows + 2):
+        vectors = embed_texts(
+            docs,
+            teacher,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            batch_size=batch_size,
+            progress=progress,
+        )
+        return SampledEmbedding(
+            vectors,
+            np.arange(n),
+            summary={"path": "teacher", "teacher": teacher.name, "teacher_rows": n},
+        )
+
+    rng = np.random.default_rng(config.seed)
+    chosen = np.sort(rng.choice(n_unique, config.teacher_rows, replace=False))
+    n_holdout = round(config.holdout * len(chosen))
+    held = np.sort(rng.choice(chosen, n_holdout, replace=False)) if n_holdout else chosen[:0]
+    learn = np.setdiff1d(chosen, held, assume_unique=True)
+    logger.info(
+        "large input: %d unique texts; the teacher (%s) embeds %d, a student the rest",
+        n_unique,
+        teacher.name,
+        len(chosen),
+    )
+    out = np.empty((n_unique, teacher.dim), dtype=np.float32)
+    out[chosen] = embed_texts(
+        [str(unique[u]) for u in chosen],
+        teacher,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    student = StudentEmbedder(**config.student).fit([str(unique[u]) for u in learn], out[learn])
+    rest = np.setdiff1d(np.arange(n_unique), chosen, assume_unique=True)
+    progress("student", 0, len(rest) + len(held))
+    student_held = student.encode([str(unique[u]) for u in held])
+    out[rest] = student.encode(
+        [str(unique[u]) for u in rest],
+        progress=lambda _t, done, _n: progress("student", len(held) + done, len(rest) + len(held)),
+    )
+    cosine = float(np.mean(np.sum(student_held * out[held], axis=1))) if len(held) else None
+    # Back from unique texts to rows: a text's first row stands for all its copies.
+    is_teacher = np.zeros(n_unique, dtype=bool)
+    is_teacher[chosen] = True
+    teacher_rows = np.flatnonzero(is_teacher[inverse])
+    held_rows = first[held]
+    return SampledEmbedding(
+        out[inverse],
+        teacher_rows,
+        holdout={"rows": held_rows, "student": student_held},
+        summary={
+            "path": "teacher sample + student",
+            "teacher": teacher.name,
+            "unique_texts": n_unique,
+            "teacher_rows": len(teacher_rows),
+            "teacher_texts": len(chosen),
+            "student_fit_texts": len(learn),
+            "holdout_texts": len(held),
+            "holdout_cosine": None if cosine is None else round(cosine, 4),
+        },
+    )
