@@ -14,12 +14,9 @@ from its last completed step.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
-import importlib.util
 import logging
 import os
 import queue
-import re
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -36,6 +33,7 @@ from topicstrata.pipeline.executor import Executor, LocalExecutor, StepOutcome, 
 from topicstrata.pipeline.hashing import hash_source_code, hash_value, stable_hash
 from topicstrata.pipeline.hooks import PipelineHooks
 from topicstrata.pipeline.params import Parameter, resolve_parameters
+from topicstrata.pipeline.preflight import check_code_deps, check_requirements
 from topicstrata.pipeline.steps import CallbackStep, ConditionStep, FailStep, OutputRef, Step
 from topicstrata.pipeline.store import RunRecord, RunStore, StepRecord
 
@@ -44,8 +42,6 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "RunFailedError",
     "RunResult",
-    "check_code_deps",
-    "check_requirements",
     "describe_run",
     "import_pipeline",
     "list_runs",
@@ -98,67 +94,6 @@ class RunFailedError(PipelineError):
         super().__init__(message)
         self.run_id = result.run_id
         self.result = result
-
-
-_REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
-
-
-def check_requirements(steps: Sequence[Step]) -> None:
-    """Raise PipelineError listing every step requirement that is not installed.
-
-    A requirement is an importable module (``"sklearn"``) or a distribution
-    name with an optional version specifier (``"scikit-learn>=1.6"``).
-    """
-    problems: list[str] = []
-    for step in steps:
-        for req in step.requirements:
-            match = _REQ.match(req)
-            if not match:
-                problems.append(f"step {step.name!r}: requirement {req!r} is not understood")
-                continue
-            name, spec = match.group(1), match.group(2).strip()
-            version: str | None = None
-            try:
-                version = importlib.metadata.version(name)
-            except importlib.metadata.PackageNotFoundError:
-                found = False
-                try:
-                    found = importlib.util.find_spec(name) is not None
-                except (ImportError, ValueError):
-                    found = False
-                if not found:
-                    problems.append(f"step {step.name!r} needs {req!r}, which is not installed")
-                    continue
-            if spec and version is not None:
-                try:
-                    from packaging.specifiers import SpecifierSet
-
-                    if version not in SpecifierSet(spec):
-                        problems.append(
-                            f"step {step.name!r} needs {req!r}, but {name} {version} is installed"
-                        )
-                except ImportError:  # packaging missing: presence is all we can check
-                    pass
-                except ValueError:
-                    problems.append(f"step {step.name!r}: requirement {req!r} is not understood")
-    if problems:
-        raise PipelineError(
-            "missing requirements, nothing was run:\n  "
-            + "\n  ".join(problems)
-            + "\ninstall them (pip install ...) and run again"
-        )
-
-
-def check_code_deps(steps: Sequence[Step]) -> None:
-    """Fingerprint every step's code up front: a bad ``code_deps`` stops the run before it
-    starts, and the cost (about a second, once per process) is not paid mid-run."""
-    for step in steps:
-        if step.func is None:
-            continue
-        try:
-            code_fingerprint(step.func, step.code_deps)
-        except PipelineError as exc:
-            raise PipelineError(f"step {step.name!r}: {exc}") from None
 
 
 def import_pipeline(factory: str) -> Pipeline:
