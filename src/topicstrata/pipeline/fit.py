@@ -24,6 +24,7 @@ from topicstrata.mapping import Mapping, dumps_mapping, load_mapping
 from topicstrata.pipeline.hashing import hash_bytes
 from topicstrata.pipeline.hooks import PipelineHooks
 from topicstrata.pipeline.runner import RunResult, resume_run, run_pipeline
+from topicstrata.pipeline.topic import build_pipeline
 
 __all__ = ["FitResult", "run_fit"]
 
@@ -83,10 +84,7 @@ def run_fit(
     without it every review is approved as is.
     """
     config = config or StrataConfig()
-    n_layers = len(config.ensemble.layers)
-    from topicstrata.pipeline.topic import build_pipeline
-
-    pipeline = build_pipeline(n_layers)
+    pipeline = build_pipeline(len(config.ensemble.layers))
     hooks = [_Progress(progress)]
     with _root(cache_dir) as (root, cache):
         params = {
