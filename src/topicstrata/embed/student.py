@@ -3,10 +3,12 @@
 The large-input path (:mod:`topicstrata.embed.sampled`) embeds a seeded sample of the
 records with the teacher (MiniLM) and the rest with this student: TF-IDF over words and
 word pairs, mapped onto the teacher's vector space by ridge regression fitted on the
-sample. A sparse product per record, so it encodes tens of thousands of records a second
-where MiniLM does ~60 on two cores. It is fitted per corpus (its vocabulary is the
-corpus'), so it only routes records of the corpus it learned from; predictions for new
-records use the teacher.
+sample. A sparse product per record, so it encodes ~13,000 records a second where MiniLM
+does ~60 on two cores. Words alone, not word pairs: on 2,000 held-out synthetic records
+(10,000 to learn from) unigrams routed 85.4% of records to the teacher's cluster among 80
+(pairs 83.0%), at cosine .959 to the teacher (.955), 4x faster to encode. It is fitted
+per corpus (its vocabulary is the corpus'), so it only routes records of the corpus it
+learned from; predictions for new records use the teacher.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ __all__ = ["StudentEmbedder"]
 
 
 class StudentEmbedder(BaseEmbedder, BaseEstimator):
-    """Ridge regression from TF-IDF features onto a teacher's unit vectors.
+    """Ridge regression from TF-IDF word features onto a teacher's unit vectors.
 
     ``fit(texts, teacher_vectors)`` learns the vocabulary and the linear map and returns
     ``self``; ``encode`` maps texts to unit rows of the teacher's dimension. ``version``
@@ -44,7 +46,7 @@ class StudentEmbedder(BaseEmbedder, BaseEstimator):
 
     def __init__(
         self,
-        ngram_range: tuple[int, int] = (1, 2),
+        ngram_range: tuple[int, int] = (1, 1),
         min_df: int = 2,
         max_features: int | None = 200_000,
         sublinear_tf: bool = True,

@@ -1,0 +1,269 @@
+"""What ``strata fit`` costs per stage as the input grows (issue 12), and what the
+large-input path costs in quality.
+
+    python bench/scale.py                                   # 10k, 100k, 1M synthetic records
+    python bench/scale.py --sizes 10000,100000 --quality-at 100000
+
+For each size, ``strata synth --rows N`` writes synthetic opportunities (seed 0) and the
+real command line runs on them, cold: ``strata fit DATA -o RUN --root R --cache-dir R/cache``
+in a fresh root, as a subprocess, while this script samples the resident memory of its
+whole process tree (psutil, every 0.2 s). Per-stage wall time comes from the pipeline's
+own step records (``R/.strata/strata.db``); a stage's peak RSS is the highest sample taken
+while it ran. Stages: ``startup`` (interpreter, imports, until the first step starts),
+``ingest``, ``preprocess``, ``embed``, ``layers`` (every ``layer_n``), ``stability``,
+``evaluate``, ``write_run`` and ``other`` (the small glue steps). The growth exponent of a
+stage is the slope of log(seconds) over log(records) between the smallest and the largest
+size (1.0 = linear).
+
+``--quality-at N`` also fits the same N records with the large-input path turned off
+(``embed.sampling.enabled: false``: MiniLM embeds every record) and compares both with
+the truth (NMI per level against ``true_l1..3``) and with each other (level-1 agreement
+after matching topics one to one, Hungarian). That baseline's MiniLM vectors may come
+from ``--baseline-cache`` (a cache dir filled earlier): it is there for its quality, not
+its time. Results: markdown tables on stdout, JSON in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psutil
+import yaml
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import normalized_mutual_info_score
+
+REPO = Path(__file__).resolve().parents[1]
+STRATA = str(Path(sys.executable).with_name("strata"))
+STAGES = (
+    "startup",
+    "ingest",
+    "preprocess",
+    "embed",
+    "layers",
+    "stability",
+    "evaluate",
+    "write_run",
+    "other",
+)
+TRUTH = ("true_l1", "true_l2", "true_l3")
+
+
+class TreeMemory:
+    """Samples the summed RSS of a process and its descendants in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []  # (time, MiB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.memory_info().rss
+            self.samples.append((time.time(), total / 2**20))
+            self._stop.wait(self.interval)
+
+    def peak(self, start: float = 0.0, end: float = math.inf) -> float:
+        inside = [mb for t, mb in self.samples if start <= t <= end]
+        return max(inside, default=0.0)
+
+
+def synth(rows: int, path: Path) -> None:
+    if not path.exists():
+        subprocess.run(
+            [STRATA, "synth", "--rows", str(rows), "--seed", "0", "-o", str(path)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+def stage_of(step: str) -> str:
+    if step.startswith("layer_"):
+        return "layers"
+    return step if step in STAGES else "other"
+
+
+def run_fit(data: Path, root: Path, config: dict[str, Any] | None, log: Path) -> dict[str, Any]:
+    """One cold ``strata fit`` in ``root``; per-stage seconds and peak RSS (MiB)."""
+    root.mkdir(parents=True, exist_ok=True)
+    cmd = [STRATA, "fit", str(data), "-o", str(root / "run"), "--root", str(root)]
+    cmd += ["--cache-dir", str(root / "cache"), "--verbose"]
+    if config:
+        cfg = root / "config.yaml"
+        cfg.write_text(yaml.safe_dump(config), encoding="utf-8")
+        cmd += ["--config", str(cfg)]
+    started = time.time()
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        with TreeMemory(proc.pid) as memory:
+            code = proc.wait()
+    ended = time.time()
+    if code != 0:
+        raise SystemExit(f"strata fit failed ({code}); see {log}")
+    with sqlite3.connect(root / ".strata" / "strata.db") as db:
+        rows = db.execute(
+            "SELECT step, started_at, ended_at FROM steps WHERE started_at IS NOT NULL"
+        ).fetchall()
+    seconds = dict.fromkeys(STAGES, 0.0)
+    peaks = dict.fromkeys(STAGES, 0.0)
+    first = min(start for _, start, _ in rows)
+    seconds["startup"] = first - started
+    peaks["startup"] = memory.peak(started, first)
+    for step, start, end in rows:
+        stage = stage_of(step)
+        seconds[stage] += (end or ended) - start
+        peaks[stage] = max(peaks[stage], memory.peak(start, end or ended))
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peaks,
+        "total_s": ended - started,
+        "total_peak_rss_mb": memory.peak(),
+        "metrics": json.loads((root / "run" / "metrics.json").read_text(encoding="utf-8")),
+    }
+
+
+def level_nmi(data: Path, run: Path) -> list[float]:
+    truth = pd.read_parquet(data, columns=["id", *TRUTH])
+    got = pd.read_parquet(run / "assignments.parquet").set_index("id").loc[truth["id"]]
+    return [
+        round(float(normalized_mutual_info_score(truth[t], got[f"path_l{i}"])), 4)
+        for i, t in enumerate(TRUTH, start=1)
+    ]
+
+
+def matched_agreement(a: pd.Series, b: pd.Series) -> float:
+    """Share of records on the same topic after matching the two fits' topics 1:1."""
+    table = pd.crosstab(a.to_numpy(), b.to_numpy())
+    rows, cols = linear_sum_assignment(-table.to_numpy())
+    return round(float(table.to_numpy()[rows, cols].sum() / len(a)), 4)
+
+
+def exponent(sizes: list[int], times: list[float]) -> float | None:
+    if len(sizes) < 2 or min(times[0], times[-1]) <= 0:
+        return None
+    return round(math.log(times[-1] / times[0]) / math.log(sizes[-1] / sizes[0]), 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--quality-at", type=int, default=0, help="0: no quality comparison")
+    parser.add_argument("--baseline-cache", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--out", type=Path, default=REPO / ".strata" / "bench-scale.json")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="strata-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"# bench/scale.py, {os.cpu_count()} cores, workdir {work}", file=sys.stderr)
+    results: dict[str, Any] = {"sizes": {}, "cores": os.cpu_count()}
+    for n in sizes:
+        data = work / f"synth-{n}.parquet"
+        synth(n, data)
+        print(f"fitting {n:,} records ...", file=sys.stderr)
+        res = run_fit(data, work / f"fit-{n}", None, work / f"fit-{n}.log")
+        res["nmi"] = level_nmi(data, work / f"fit-{n}" / "run")
+        results["sizes"][n] = res
+        print(
+            f"  {n:,}: {res['total_s']:.0f} s, peak {res['total_peak_rss_mb']:.0f} MiB, "
+            f"NMI {res['nmi']}",
+            file=sys.stderr,
+        )
+    print("\n## strata fit per stage (cold caches; wall s / docs per s / peak RSS MiB)\n")
+    header = "| stage | " + " | ".join(f"{n:,}" for n in sizes) + " | exponent |"
+    print(header)
+    print("|---|" + "---:|" * (len(sizes) + 1))
+    for stage in (*STAGES, "total"):
+        cells, times = [], []
+        for n in sizes:
+            res = results["sizes"][n]
+            sec = res["total_s"] if stage == "total" else res["seconds"][stage]
+            mb = res["total_peak_rss_mb"] if stage == "total" else res["peak_rss_mb"][stage]
+            times.append(sec)
+            rate = f"{n / sec:,.0f}/s" if sec > 0 else "-"
+            cells.append(f"{sec:,.1f} s / {rate} / {mb:,.0f}")
+        print(f"| {stage} | " + " | ".join(cells) + f" | {exponent(sizes, times)} |")
+    print(
+        "\nNMI per level (true_l1/l2/l3): "
+        + "; ".join(f"{n:,}: {results['sizes'][n]['nmi']}" for n in sizes)
+    )
+    for n in sizes:
+        emb = results["sizes"][n]["metrics"].get("embedding", {})
+        print(f"embedding at {n:,}: {json.dumps(emb)}")
+
+    if args.quality_at:
+        n = args.quality_at
+        data = work / f"synth-{n}.parquet"
+        synth(n, data)
+        root = work / f"fit-{n}-all-teacher"
+        if args.baseline_cache is not None:
+            shutil.copytree(args.baseline_cache, root / "cache", dirs_exist_ok=True)
+        print(f"fitting {n:,} records with every record embedded by MiniLM ...", file=sys.stderr)
+        base = run_fit(data, root, {"embed": {"sampling": {"enabled": False}}}, work / "b.log")
+        base["nmi"] = level_nmi(data, root / "run")
+        if n not in results["sizes"]:
+            res = run_fit(data, work / f"fit-{n}", None, work / f"fit-{n}.log")
+            res["nmi"] = level_nmi(data, work / f"fit-{n}" / "run")
+            results["sizes"][n] = res
+        ours = results["sizes"][n]
+        a = pd.read_parquet(root / "run" / "assignments.parquet").set_index("id")
+        b = pd.read_parquet(work / f"fit-{n}" / "run" / "assignments.parquet").set_index("id")
+        agree = matched_agreement(a["path_l1"], b.loc[a.index, "path_l1"])
+        results["quality"] = {"all_teacher": base, "agreement_l1": agree}
+        print(f"\n## quality at {n:,}: every record MiniLM vs the large-input default\n")
+        print("| fit | NMI l1 | NMI l2 | NMI l3 | embed s | total s |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, res in (("all MiniLM", base), ("large-input default", ours)):
+            l1, l2, l3 = res["nmi"]
+            print(
+                f"| {name} | {l1:.3f} | {l2:.3f} | {l3:.3f} | "
+                f"{res['seconds']['embed']:.0f} | {res['total_s']:.0f} |"
+            )
+        deltas = [round(o - b_, 4) for o, b_ in zip(ours["nmi"], base["nmi"], strict=True)]
+        print(f"\nNMI default - all MiniLM per level: {deltas} (target >= -0.01)")
+        print(f"level-1 agreement between the two fits (topics matched 1:1): {agree:.3f}")
+        student = ours["metrics"].get("embedding", {}).get("student_agreement")
+        print(f"student routing agreement on held-out teacher records: {student}")
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    print(f"\nJSON: {args.out}", file=sys.stderr)
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
