@@ -327,21 +327,26 @@ class KeywordExtractor:
         ``words`` learned for it (none if the sample never saw it outside entities).
         """
         keep = self._keep
-        stop_words = self._stop_words
-        is_entity = words.is_entity
         tag = words.tag
+        settled = words.settled_
+        is_entity = words.is_entity
+        kept: dict[str, tuple[str, ...]] = {}  # lowercase word -> its keyword parts
         for text in texts:
             runs = split_words(text)
             last = len(runs) - 1
             tokens: list[str] = []
             for j, word in enumerate(runs):
                 lower = word.lower()
-                if lower in stop_words:
+                parts = kept.get(lower)
+                if parts is None:
+                    parts = kept[lower] = keep(lower, tag(lower))
+                if not parts:
                     continue
-                parts = keep(lower, tag(lower))
-                if not parts or is_entity(
-                    runs[j - 1] if j else "", word, runs[j + 1] if j < last else ""
-                ):
-                    continue
-                tokens.extend(parts)
+                entity = settled.get(lower)
+                if entity is None:
+                    entity = is_entity(
+                        runs[j - 1] if j else "", word, runs[j + 1] if j < last else ""
+                    )
+                if not entity:
+                    tokens.extend(parts)
             yield " ".join(tokens)

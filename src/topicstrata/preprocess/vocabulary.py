@@ -158,6 +158,12 @@ class VocabularyFilter:
         self.forms_ = decide("forms", 1)
         self.words_ = decide("words", 1)
         self.shapes_ = decide("shapes", 1)
+        # A word always (or never) inside entities in the sample gets that answer in every
+        # context, so most lookups stop here.
+        ins = inside["words"]
+        self.settled_ = {
+            word: bool(ins[word]) for word, n in seen["words"].items() if ins[word] in (0, n)
+        }
         # Counter.most_common keeps first-seen order among ties: deterministic for one sample.
         self.tags_ = {word: counts.most_common(1)[0][0] for word, counts in tags.items()}
         self.n_documents_ = n_documents
@@ -171,6 +177,9 @@ class VocabularyFilter:
 
     def is_entity(self, prev: str, word: str, nxt: str) -> bool:
         """Whether ``word`` between ``prev`` and ``nxt`` (``""`` at a text edge) is an entity."""
+        decision = self.settled_.get(word.lower())
+        if decision is not None:
+            return decision
         decision = self.contexts_.get((prev.lower(), word, nxt.lower()))
         if decision is None:
             decision = self.forms_.get(word)
