@@ -53,6 +53,7 @@ def test_unchanged_rerun_hits_the_cache_for_every_cached_step(first):
     # Only the uncached steps run: locating the input, publishing mappings, writing outputs.
     assert executed <= {
         "locate",
+        "read_mapping",
         "publish_1",
         "publish_2",
         "write_run",
@@ -150,3 +151,20 @@ def test_tuning_step_feeds_the_layers_its_best_settings(first):
     # the layers were fitted with exactly what the tuning step chose
     state = tuned.output("assemble")
     assert state.config_.model_dump(mode="json") == best
+
+
+def test_a_mapping_file_edited_in_place_refits_with_the_edit(first, tmp_path):
+    root, _ = first
+    edited = tmp_path / "mapping.yaml"
+    edited.write_bytes((root / "run1" / "mapping.v1.yaml").read_bytes())
+    params = _params(root, "mapped-a", auto_approve=True, mapping=str(edited))
+    run_pipeline(build_pipeline(2), params, root=root)
+    mapping = load_mapping(edited)
+    mapping.topics[0].label = "Renamed in place"
+    dump_mapping(mapping, edited)
+    params = _params(root, "mapped-b", auto_approve=True, mapping=str(edited))
+    again = run_pipeline(build_pipeline(2), params, root=root)
+    # Same path, new content: the layers see the edit instead of a cached result.
+    assert "layer_1" in again.executed
+    labels = [t.label for t in load_mapping(root / "mapped-b" / "mapping.v1.yaml").topics]
+    assert "Renamed in place" in labels

@@ -211,6 +211,13 @@ def tune_ensemble(
     return result.best_config.ensemble.model_dump(mode="json")
 
 
+def read_mapping(mapping: str) -> Mapping | None:
+    """The edited mapping given with ``--mapping``, read now (this step is never cached):
+    its content, not its path, enters the layers' cache keys, so editing the file in
+    place refits what the edit touches."""
+    return load_mapping(mapping) if mapping else None
+
+
 def _reviewed(mapping: Mapping | Path | str | None) -> Mapping | None:
     if mapping is None or isinstance(mapping, Mapping):
         return mapping
@@ -226,7 +233,7 @@ def fit_layer(
     views: pd.DataFrame,
     table: pd.DataFrame,
     ensemble: dict[str, Any],
-    mapping: str,
+    mapping: Mapping | None,
     ctx: StepContext,
 ) -> dict[str, Any]:
     """Accept the reviewed mapping of layer n-1, then fit layer n (one cached item per topic).
@@ -234,13 +241,12 @@ def fit_layer(
     Every layer model learns from the ``teacher_rows`` only and assigns the rest.
     """
     if state is None:
-        given = load_mapping(mapping) if mapping else None
         state = Ensemble(EnsembleConfig.model_validate(ensemble)).begin(
             embeddings,
             views[KEYWORD_TOKENS].tolist(),
             table[ID].astype(str).tolist(),
             views[EMBED_TEXT].tolist(),
-            given,
+            mapping,
             fit_rows=teacher_rows if len(teacher_rows) < len(embeddings) else None,
         )
     else:
@@ -373,6 +379,13 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
 
     where = ProcessingStep("locate", locate, {"data": data}, cache=CachePolicy(enabled=False))
     sections = ProcessingStep("config", config_sections, {"config": config}, outputs=SECTIONS)
+    given = ProcessingStep(
+        "read_mapping",
+        read_mapping,
+        {"mapping": mapping},
+        cache=CachePolicy(enabled=False),
+        code_deps=["topicstrata.mapping"],
+    )
     ingest = ProcessingStep(
         "ingest",
         ingest_records,
@@ -419,7 +432,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         requirements=["optuna"],
         code_deps=["topicstrata.tune", "topicstrata.embed", *FIT_CODE, *GLUE],
     )
-    chain: list[Step] = [where, sections, ingest, prep, embed, tuned]
+    chain: list[Step] = [where, sections, given, ingest, prep, embed, tuned]
     state: Any = None
     reviewed: Any = None
     for layer_no in range(1, n_layers + 1):
@@ -435,7 +448,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
                 "views": prep.output(),
                 "table": ingest.outputs.table,
                 "ensemble": tuned.output(),
-                "mapping": mapping,
+                "mapping": given.output(),
             },
             outputs=("state", "mapping"),
             resources=Resources(cpus=CPUS, memory="8GB"),
