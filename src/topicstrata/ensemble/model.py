@@ -156,13 +156,18 @@ class Ensemble:
             jobs = self._split_jobs(self.mappings_[-1], layer_no, cfg)
         layer = cfg.layers[layer_no - 1]
         total_rows = sum(len(rows) for _, rows in jobs)
+
+        def rows_of(rows: NDArray[np.intp]) -> NDArray[np.float32]:
+            # Layer 1 takes every row: a view, not a copy of a matrix that may be GBs.
+            return X if len(rows) == len(X) else X[rows]
+
         run_map = map_fn or self._local_map(total_rows)
         mask = getattr(self, "fit_mask_", None)
         models: dict[str, LayerModel] = run_map(
             cluster_group,
             {
                 (parent or ROOT): {
-                    "embeddings": X[rows],
+                    "embeddings": rows_of(rows),
                     "layer": layer,
                     "random_state": cfg.random_state,
                     "fit_rows": None if mask is None else np.flatnonzero(mask[rows]),
@@ -175,7 +180,7 @@ class Ensemble:
             {
                 (parent or ROOT): {
                     "parent": parent,
-                    "embeddings": X[rows],
+                    "embeddings": rows_of(rows),
                     "labels": models[parent or ROOT].labels_,
                     "centroids": models[parent or ROOT].centroids_,
                     "keyword_texts": [kw[i] for i in rows],
@@ -193,7 +198,7 @@ class Ensemble:
                 self.tree_.add(node)
             logger.info("fitted %s into %d topics", parent or "all records", model.n_topics_)
             self.paths_[rows] = [child_path(parent, int(c)) for c in model.labels_]
-            self.confidence_[rows] *= model.confidence(X[rows], model.labels_)
+            self.confidence_[rows] *= model.confidence(rows_of(rows), model.labels_)
         self.layers_fitted_ = layer_no
         split_now = {
             node.path

@@ -24,6 +24,9 @@ from topicstrata.layers.reduce import SampledReducer, make_reducer
 
 logger = logging.getLogger(__name__)
 
+#: Rows per block when assigning or scoring many rows, so memory stays bounded.
+BLOCK = 100_000
+
 #: Temperature of the softmax over centroid similarities that gives ``confidence``.
 CONFIDENCE_TEMPERATURE = 0.05
 
@@ -138,12 +141,11 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         self.center_labels_ = rank[result.center_labels]
-        labels = np.empty(len(X), dtype=np.intp)
-        labels[sample] = self.center_labels_[sub_labels]
-        rest = np.setdiff1d(np.arange(len(X)), sample, assume_unique=True)
-        if len(rest):
-            labels[rest] = self.predict(X[rest])
-        self.labels_ = labels
+        # Every row through predict, in blocks: on the sample this is exactly the fit's
+        # own labelling (BIRCH labels its points by nearest subcluster), and no copy of X.
+        self.labels_ = np.concatenate(
+            [self.predict(X[i : i + BLOCK]) for i in range(0, len(X), BLOCK)]
+        )
         self.n_topics_ = int(result.k)
         self.k_scores_ = result.scores
         self.centroids_ = _centroids(X, self.labels_, self.n_topics_)
@@ -175,7 +177,10 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         """Cosine similarity of each row to each topic centroid (embedding space)."""
         check_is_fitted(self, "centroids_")
         X = self._validated(X, reset=False)
-        return _normalize(X) @ self.centroids_.T
+        out = np.empty((len(X), len(self.centroids_)), dtype=np.float32)
+        for i in range(0, len(X), BLOCK):
+            out[i : i + BLOCK] = _normalize(X[i : i + BLOCK]) @ self.centroids_.T
+        return out
 
     def confidence(self, X: ArrayLike, labels: NDArray[np.intp]) -> NDArray[np.float32]:
         """Softmax weight of the assigned topic among all centroids (0..1)."""
@@ -232,9 +237,13 @@ def _normalize(X: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 def _centroids(X: NDArray[np.float32], labels: NDArray[np.intp], k: int) -> NDArray[np.float32]:
-    """Unit-length mean embedding of each topic."""
-    onehot = sp.csr_matrix(
-        (np.ones(len(labels), dtype=np.float32), (labels, np.arange(len(labels)))),
-        shape=(k, len(labels)),
-    )
-    return _normalize(np.asarray(onehot @ _normalize(X), dtype=np.float32))
+    """Unit-length mean embedding of each topic (summed in blocks: no copy of X)."""
+    total = np.zeros((k, X.shape[1]), dtype=np.float32)
+    for i in range(0, len(X), BLOCK):
+        part = labels[i : i + BLOCK]
+        onehot = sp.csr_matrix(
+            (np.ones(len(part), dtype=np.float32), (part, np.arange(len(part)))),
+            shape=(k, len(part)),
+        )
+        total += np.asarray(onehot @ _normalize(X[i : i + BLOCK]), dtype=np.float32)
+    return _normalize(total)
