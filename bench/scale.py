@@ -19,8 +19,8 @@ size (1.0 = linear).
 (``embed.sampling.enabled: false``: MiniLM embeds every record) and compares both with
 the truth (NMI per level against ``true_l1..3``) and with each other (level-1 agreement
 after matching topics one to one, Hungarian). That baseline's MiniLM vectors may come
-from ``--baseline-cache`` (a cache dir filled earlier): it is there for its quality, not
-its time. Results: markdown tables on stdout, JSON in ``--out``.
+from ``--baseline-cache`` (the ``cache_dir`` of an earlier ``embed_texts`` call with the
+same embedder on the same records): it is there for its quality, not its time. Results: markdown tables on stdout, JSON in ``--out``.
 """
 
 from __future__ import annotations
@@ -229,7 +229,9 @@ def main() -> None:
         synth(n, data)
         root = work / f"fit-{n}-all-teacher"
         if args.baseline_cache is not None:
-            shutil.copytree(args.baseline_cache, root / "cache", dirs_exist_ok=True)
+            # An embed_texts cache dir (holding embeddings/<backend>/...), where the
+            # pipeline's embed step looks: <cache-dir>/embeddings.
+            shutil.copytree(args.baseline_cache, root / "cache" / "embeddings", dirs_exist_ok=True)
         print(f"fitting {n:,} records with every record embedded by MiniLM ...", file=sys.stderr)
         base = run_fit(data, root, {"embed": {"sampling": {"enabled": False}}}, work / "b.log")
         base["nmi"] = level_nmi(data, root / "run")
