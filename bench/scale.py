@@ -20,7 +20,8 @@ size (1.0 = linear).
 the truth (NMI per level against ``true_l1..3``) and with each other (level-1 agreement
 after matching topics one to one, Hungarian). That baseline's MiniLM vectors may come
 from ``--baseline-cache`` (the ``cache_dir`` of an earlier ``embed_texts`` call with the
-same embedder on the same records): it is there for its quality, not its time. Results: markdown tables on stdout, JSON in ``--out``.
+same embedder on the same records): it is there for its quality, not its time.
+Results: markdown tables on stdout, JSON in ``--out``.
 """
 
 from __future__ import annotations
