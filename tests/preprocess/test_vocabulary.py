@@ -193,6 +193,13 @@ def test_rejects_bad_entity_options(field: str, value: object) -> None:
         PreprocessConfig(**{field: value})  # type: ignore[arg-type]
 
 
+def test_learn_entity_filter_needs_the_vocabulary_filter() -> None:
+    from topicstrata.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="entity_filter='vocabulary'"):
+        learn_entity_filter(CORPUS, PreprocessConfig(entity_filter="record"))
+
+
 # --- the cache -------------------------------------------------------------------
 
 

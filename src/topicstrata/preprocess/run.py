@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from topicstrata._progress import ProgressCallback, null_progress
+from topicstrata.errors import ConfigError
 from topicstrata.io.schema import EMBED_TEXT, KEYWORD_TOKENS
 from topicstrata.preprocess.cache import PreprocessCache, salt_for, text_key
 from topicstrata.preprocess.config import PreprocessConfig
@@ -280,6 +281,11 @@ def learn_entity_filter(
     the same sample and filter. ``cache_dir`` shares its cache of spaCy's reads.
     """
     config = config or PreprocessConfig()
+    if not config.samples_entities:
+        raise ConfigError(
+            f"learn_entity_filter needs mode='full' and entity_filter='vocabulary', got "
+            f"mode={config.mode!r}, entity_filter={config.entity_filter!r}."
+        )
     unique = list(dict.fromkeys(_as_text(value) for value in texts))
     cache = PreprocessCache(cache_dir, config.fingerprint()) if cache_dir is not None else None
     try:
