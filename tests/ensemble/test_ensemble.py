@@ -120,3 +120,18 @@ def test_describe_sample_caps_each_topic_and_keeps_small_ones():
     counts = np.bincount(labels[rows], minlength=3)
     assert list(counts) == [300, 40, 300]
     np.testing.assert_array_equal(describe_sample(labels, 3, max_samples=10_000), np.arange(6000))
+
+
+def test_worker_processes_only_when_the_models_learn_from_enough_rows():
+    from topicstrata.ensemble import EnsembleConfig
+    from topicstrata.ensemble.fit import cluster_group, describe_group, fans_out
+
+    config = EnsembleConfig(parallel_min_rows=1000)
+    big = np.zeros((800, 4), dtype=np.float32)
+    items = {"1": {"embeddings": big}, "2": {"embeddings": big}}
+    assert fans_out(cluster_group, items, config)
+    assert not fans_out(describe_group, items, config)  # cheap: always in process
+    # Rows a model only assigns do not count: a few learned rows stay in process.
+    sampled = {k: {**kw, "fit_rows": np.arange(50)} for k, kw in items.items()}
+    assert not fans_out(cluster_group, sampled, config)
+    assert not fans_out(cluster_group, {"1": items["1"]}, config)  # one group: nothing to share

@@ -108,8 +108,8 @@ class EnsembleConfig(BaseModel):
     random_state: int = 0
     #: Worker processes for the per-topic fits of a layer (-1: one per core).
     n_jobs: int = Field(-1, ge=-1)
-    #: Fit per-topic models in processes only when a layer splits at least this
-    #: many records: each new process pays UMAP's ~20-30 s compilation first.
+    #: Fit per-topic models in processes only when a layer's models learn from at least
+    #: this many records: each new process pays UMAP's ~20-30 s compilation first.
     parallel_min_rows: int = Field(20_000, ge=0)
 
     @classmethod

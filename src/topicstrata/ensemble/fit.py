@@ -13,7 +13,7 @@ clustering them again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -111,8 +111,18 @@ def describe_sample(
 IN_PROCESS: frozenset[Callable[..., Any]] = frozenset({describe_group})
 
 
-def fans_out(func: Callable[..., Any], n_rows: int, config: EnsembleConfig) -> bool:
-    """Whether a map of ``func`` over groups of ``n_rows`` records in all is worth
-    worker processes: not for in-process functions, and not below
-    ``parallel_min_rows`` records (each worker pays UMAP's compilation first)."""
-    return func not in IN_PROCESS and n_rows >= config.parallel_min_rows
+def fans_out(
+    func: Callable[..., Any], items: Mapping[str, Mapping[str, Any]], config: EnsembleConfig
+) -> bool:
+    """Whether a map of ``func`` over ``items`` (per-group keyword arguments) is worth
+    worker processes: not for in-process functions, and not when the models learn from
+    fewer than ``parallel_min_rows`` records in all (each worker pays UMAP's compilation
+    first). Rows a model only assigns (outside ``fit_rows``) do not count: on the
+    large-input path a layer of a million records may learn from a few thousand."""
+    if func in IN_PROCESS or len(items) < 2:
+        return False
+    learned = sum(
+        len(kw["embeddings"]) if kw.get("fit_rows") is None else len(kw["fit_rows"])
+        for kw in items.values()
+    )
+    return learned >= config.parallel_min_rows

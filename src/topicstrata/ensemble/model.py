@@ -155,13 +155,12 @@ class Ensemble:
         else:
             jobs = self._split_jobs(self.mappings_[-1], layer_no, cfg)
         layer = cfg.layers[layer_no - 1]
-        total_rows = sum(len(rows) for _, rows in jobs)
 
         def rows_of(rows: NDArray[np.intp]) -> NDArray[np.float32]:
             # Layer 1 takes every row: a view, not a copy of a matrix that may be GBs.
             return X if len(rows) == len(X) else X[rows]
 
-        run_map = map_fn or self._local_map(total_rows)
+        run_map = map_fn or self._local_map()
         mask = getattr(self, "fit_mask_", None)
         models: dict[str, LayerModel] = run_map(
             cluster_group,
@@ -237,11 +236,11 @@ class Ensemble:
         )
         return self
 
-    def _local_map(self, total_rows: int) -> MapFn:
+    def _local_map(self) -> MapFn:
         cfg = self.config_
 
         def run(func: Callable[..., Any], items: dict[str, dict[str, Any]]) -> dict[str, Any]:
-            if len(items) > 1 and cfg.n_jobs != 1 and fans_out(func, total_rows, cfg):
+            if cfg.n_jobs != 1 and fans_out(func, items, cfg):
                 logger.info("fitting %d topics in parallel processes", len(items))
                 values = Parallel(n_jobs=cfg.n_jobs)(
                     delayed(func)(**kwargs) for kwargs in items.values()

@@ -256,8 +256,7 @@ def fit_layer(
 
     def map_fn(func: Any, items: dict[str, dict[str, Any]]) -> dict[str, Any]:
         # Both maps are cached per topic; fans_out decides what is worth worker processes.
-        rows = sum(len(item["embeddings"]) for item in items.values())
-        parallel = fans_out(func, rows, state.config_)
+        parallel = fans_out(func, items, state.config_)
         task = f"layer {layer_no} {'keywords' if func is describe_group else 'topics'}"
         return ctx.map(func, items, n_jobs=None if parallel else 1, task=task)
 
