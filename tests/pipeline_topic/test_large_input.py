@@ -1,0 +1,64 @@
+"""The large-input path through the default pipeline: a teacher sample, a student for the
+rest, layers that learn from the teacher rows, and what the run reports about it."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pandas as pd
+import pytest
+
+from _support.runs import CHEAP_CONFIG, write_dirty_opportunities
+from topicstrata.config import StrataConfig
+from topicstrata.pipeline import run_pipeline
+from topicstrata.pipeline.topic import build_pipeline
+
+SAMPLED = copy.deepcopy(CHEAP_CONFIG)
+SAMPLED["embed"]["sampling"] = {"min_rows": 300, "teacher_rows": 400, "holdout": 0.25}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("large")
+    write_dirty_opportunities(root / "opps.csv", rows=1200)
+    params = {
+        "data": str(root / "opps.csv"),
+        "output": str(root / "run"),
+        "config": StrataConfig.from_dict(SAMPLED).model_dump(mode="json"),
+        "cache_dir": str(root / "cache"),
+        "auto_approve": True,
+    }
+    result = run_pipeline(build_pipeline(2), params, root=root)
+    assert result.status == "succeeded"
+    return root
+
+
+def test_every_record_is_assigned(run):
+    assignments = pd.read_parquet(run / "run" / "assignments.parquet")
+    report = json.loads((run / "run" / "row_report.json").read_text())
+    assert len(assignments) == report["ok"] == 1200
+    assert report["rows_in"] == report["ok"] + report["rejected"]
+    assert assignments["path"].str.len().min() > 0
+
+
+def test_metrics_state_the_path_and_the_students_agreement(run):
+    metrics = json.loads((run / "run" / "metrics.json").read_text())
+    emb = metrics["embedding"]
+    assert emb["path"] == "teacher sample + student"
+    assert emb["teacher_texts"] == 400
+    assert emb["holdout_texts"] == 100
+    assert emb["student_agreement_rows"] == 100
+    agreement = emb["student_agreement"]
+    assert set(agreement) == {"l1", "l2"}
+    # A student that routed at random would agree on ~1/k of the records at level 1.
+    assert agreement["l1"] > 0.6
+
+
+def test_layer_models_learned_from_the_teacher_rows_only(run):
+    from topicstrata.ensemble.persist import load_ensemble
+
+    ensemble = load_ensemble(run / "run" / "model")
+    top = ensemble.models_[""]
+    assert top.n_fit_samples_ <= 400 + 5  # a few duplicate texts share a teacher vector
+    assert len(top.labels_) == 1200
