@@ -92,7 +92,7 @@ class PreprocessConfig:
             (tagger and NER) on a bounded sample of records only and drops, in
             every record, the words that were inside entities in at least
             ``entity_share`` of their sampled occurrences in the same context;
-            ``"record"`` runs spaCy on every record (about 10x slower; the
+            ``"record"`` runs spaCy on every record (10-20x slower on large inputs; the
             reference the vocabulary filter is measured against).
         entity_labels: NER labels whose tokens are dropped from keywords (full mode).
         entity_sample: most records spaCy reads in vocabulary mode.
