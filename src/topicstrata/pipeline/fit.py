@@ -127,14 +127,19 @@ def _root(cache_dir: str | Path | None) -> Iterator[tuple[Path, bool]]:
 
 
 def _mapping_file(mapping: str | Path | Mapping | None, root: Path) -> str:
-    """A copy of the mapping named by its content hash, so an edit in place is a new input."""
+    """The mapping as a file path for the pipeline's ``mapping`` parameter.
+
+    A file is checked now (a broken one stops here, with its line named) and passed as
+    by its absolute path: the pipeline's ``read_mapping`` step hands its content to the layers, so an edit
+    in place is a new input. A :class:`Mapping` is written under the root, named by its
+    content hash.
+    """
     if mapping is None:
         return ""
-    if isinstance(mapping, Mapping):
-        data = dumps_mapping(mapping).encode("utf-8")
-    else:
-        load_mapping(mapping)  # a broken file stops here, with its line named
-        data = Path(mapping).read_bytes()
+    if not isinstance(mapping, Mapping):
+        load_mapping(mapping)
+        return str(Path(mapping).resolve())
+    data = dumps_mapping(mapping).encode("utf-8")
     target = root / ".strata" / "mappings" / f"{hash_bytes(data)}.yaml"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
