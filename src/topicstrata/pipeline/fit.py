@@ -129,10 +129,10 @@ def _root(cache_dir: str | Path | None) -> Iterator[tuple[Path, bool]]:
 def _mapping_file(mapping: str | Path | Mapping | None, root: Path) -> str:
     """The mapping as a file path for the pipeline's ``mapping`` parameter.
 
-    A file is checked now (a broken one stops here, with its line named) and passed as
-    by its absolute path: the pipeline's ``read_mapping`` step hands its content to the layers, so an edit
-    in place is a new input. A :class:`Mapping` is written under the root, named by its
-    content hash.
+    A file is checked now (a broken one stops here, with its line named) and passed by
+    its absolute path: the pipeline's ``read_mapping`` step hands its content to the
+    layers, so an edit in place is a new input. A :class:`Mapping` is written under the
+    root, named by its content hash.
     """
     if mapping is None:
         return ""
