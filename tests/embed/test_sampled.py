@@ -95,3 +95,13 @@ def test_student_needs_one_vector_per_text_and_a_fit():
         StudentEmbedder().fit(["a b", "c d"], np.zeros((3, 4), dtype=np.float32))
     with pytest.raises(ModelError, match="not fitted"):
         StudentEmbedder().encode(["a b"])
+
+
+def test_teacher_sample_is_at_most_a_share_of_the_unique_texts():
+    """Just above ``min_rows`` the teacher embeds ``teacher_share`` of the unique texts,
+    on larger inputs ``teacher_rows``."""
+    config = SamplingConfig(min_rows=1000, teacher_rows=600, teacher_share=0.25)
+    small = embed_sampled(corpus(1600), BagTeacher(), config)
+    assert small.summary["teacher_texts"] == 400
+    large = embed_sampled(corpus(4000), BagTeacher(), config)
+    assert large.summary["teacher_texts"] == 600

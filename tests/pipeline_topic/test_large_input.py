@@ -15,7 +15,12 @@ from topicstrata.pipeline import run_pipeline
 from topicstrata.pipeline.topic import build_pipeline
 
 SAMPLED = copy.deepcopy(CHEAP_CONFIG)
-SAMPLED["embed"]["sampling"] = {"min_rows": 300, "teacher_rows": 400, "holdout": 0.25}
+SAMPLED["embed"]["sampling"] = {
+    "min_rows": 300,
+    "teacher_rows": 400,
+    "teacher_share": 0.5,
+    "holdout": 0.25,
+}
 
 
 @pytest.fixture(scope="module")

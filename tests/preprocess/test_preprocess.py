@@ -136,3 +136,22 @@ def test_rejects_bad_config() -> None:
         PreprocessConfig(mode="turbo")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="n_process"):
         PreprocessConfig(n_process=0)
+
+
+def test_worker_processes_give_the_in_process_views(monkeypatch, shared_extractors, caplog) -> None:
+    """The pool path (forkserver workers, each loading spaCy) returns exactly what one
+    process makes, in input order."""
+    from topicstrata.preprocess import run as run_module
+
+    texts = [
+        f"Customer {i} needs {['cloud backup', 'crm licences', 'data migration'][i % 3]} "
+        f"for site {i % 17}; next steps: call back"
+        for i in range(900)
+    ]
+    alone = preprocess(texts, PreprocessConfig(mode="fast", n_process=1))
+    monkeypatch.setitem(run_module.MIN_TEXTS_PER_WORKER, "fast", 100)
+    with caplog.at_level("INFO", logger="topicstrata.preprocess.run"):
+        pooled = preprocess(texts, PreprocessConfig(mode="fast", n_process=2, batch_size=100))
+    assert "preprocessing in 2 worker processes" in caplog.text
+    pd.testing.assert_frame_equal(pooled, alone)
+    assert run_module._context().get_start_method() in ("forkserver", "spawn")

@@ -14,6 +14,7 @@ the run's metrics.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,8 +43,12 @@ class SamplingConfig(BaseModel):
     enabled: bool = True
     #: Inputs with fewer unique texts than this are embedded whole by the teacher.
     min_rows: int = Field(15_000, ge=2)
-    #: Unique texts the teacher embeds on a large input (a seeded random sample).
+    #: Unique texts the teacher embeds on a large input (a seeded random sample): at most
+    #: this many, and at most ``teacher_share`` of the unique texts.
     teacher_rows: int = Field(8_000, ge=100)
+    #: Share of the unique texts the teacher embeds where that is below ``teacher_rows``
+    #: (20,000 texts: 5,000; from 32,000 texts on: ``teacher_rows``).
+    teacher_share: float = Field(0.25, gt=0.0, le=1.0)
     #: Share of the teacher sample the student does not learn from: its agreement check.
     holdout: float = Field(0.1, ge=0.0, lt=1.0)
     seed: int = 0
@@ -83,7 +88,8 @@ def embed_sampled(
     use_cache = cache_dir is not None
     unique, first, inverse = np.unique(np.asarray(docs, dtype=object), True, True)
     n_unique = len(unique)
-    if not config.enabled or n_unique < max(config.min_rows, config.teacher_rows + 2):
+    n_teacher = min(config.teacher_rows, math.ceil(config.teacher_share * n_unique))
+    if not config.enabled or n_unique < max(config.min_rows, n_teacher + 2):
         vectors = embed_texts(
             docs,
             teacher,
@@ -99,7 +105,7 @@ def embed_sampled(
         )
 
     rng = np.random.default_rng(config.seed)
-    chosen = np.sort(rng.choice(n_unique, config.teacher_rows, replace=False))
+    chosen = np.sort(rng.choice(n_unique, n_teacher, replace=False))
     n_holdout = round(config.holdout * len(chosen))
     held = np.sort(rng.choice(chosen, n_holdout, replace=False)) if n_holdout else chosen[:0]
     learn = np.setdiff1d(chosen, held, assume_unique=True)

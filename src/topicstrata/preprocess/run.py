@@ -57,12 +57,22 @@ _TASK_SAMPLE = "preprocess: entity sample"
 Done = Callable[[Sequence[str]], None]
 
 
-def _start_method() -> str:
-    """fork where the OS has it: spawn re-imports ``__main__``, so a script without
-    an ``if __name__ == "__main__":`` guard would respawn workers forever. The
-    workers only run spaCy (no torch), so fork's thread hazards do not apply.
+def _context() -> multiprocessing.context.BaseContext:
+    """forkserver where the OS has it, else spawn.
+
+    Not fork: a forked worker starts as a copy of this process, which by then holds the
+    whole input table (GBs at a million records); its pages stay shared only until
+    reference counting touches them, and every worker's RSS counts them again. A
+    forkserver's workers are forked from a small server process instead. Its preload is
+    this package's worker module, not ``__main__``: spawn and forkserver's default both
+    re-import the main script, so one without an ``if __name__ == "__main__":`` guard
+    would run again in the server.
     """
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["topicstrata.preprocess.views"])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def _as_text(value: Any) -> str:
@@ -96,7 +106,7 @@ class _Workers:
             # raises BrokenProcessPool here instead of hanging forever.
             self._pool = ProcessPoolExecutor(
                 self.n_workers,
-                mp_context=multiprocessing.get_context(_start_method()),
+                mp_context=_context(),
                 initializer=init_worker,
                 initargs=(self.config,),
             )
