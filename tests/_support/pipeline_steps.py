@@ -8,6 +8,7 @@ keeps the count right when calls run in parallel processes.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -187,3 +188,8 @@ def build_slow_pipeline() -> Pipeline:
         [make, train, wait],
         factory="_support.pipeline_steps:build_slow_pipeline",
     )
+
+
+def pid_of(numbers: list[int]) -> int:
+    """The process this step ran in (for the isolation tests)."""
+    return os.getpid()

@@ -336,3 +336,17 @@ def test_map_inside_a_child_process_step_exits_cleanly(tmp_path, counter):
     assert sorted(result.output("fit")) == ["t0", "t1", "t2"]
     # A hang guard, not a benchmark: idle pool workers used to hold the child for minutes.
     assert result.steps["fit"].duration_s < 60
+
+
+@pytest.mark.parametrize("above, isolated", [(1, True), (10**12, False)])
+def test_steps_with_large_inputs_run_in_a_child_process(tmp_path, counter, above, isolated):
+    """isolation="auto": a step reading at least ``process_above_bytes`` of artefacts
+    runs in its own process (its memory is freed when it ends); others in a thread."""
+    import os
+
+    make = ProcessingStep("make", s.make_numbers, inputs={"n": 50, "counter": counter})
+    where = ProcessingStep("where", s.pid_of, inputs={"numbers": make.output()})
+    executor = LocalExecutor(max_workers=1, process_above_bytes=above)
+    result = run_pipeline(Pipeline("iso", [], [make, where]), root=tmp_path, executor=executor)
+    assert result.status == "succeeded"
+    assert (result.output("where") != os.getpid()) is isolated

@@ -14,8 +14,11 @@ can be added without touching pipelines.
 thread cannot be killed, so with ``isolation="auto"`` (the default) a step
 with a ``timeout`` runs in a spawned child process watched by its thread;
 when the deadline passes the child is terminated and the attempt fails with
-:class:`StepTimeoutError`. Other steps run in the thread itself (numpy and
-friends release the GIL; CPU-bound Python fans out with ``ctx.map``).
+:class:`StepTimeoutError`. So does a step whose artefact inputs add up to
+``process_above_bytes`` or more (large inputs: what it allocates goes back to
+the OS when it ends, instead of staying in this process' allocator under every
+later step). Other steps run in the thread itself (numpy and friends release
+the GIL; CPU-bound Python fans out with ``ctx.map``).
 ``isolation="process"`` runs every step in a child process;
 ``isolation="thread"`` never does (a timed-out thread is abandoned, not
 killed).
@@ -300,6 +303,19 @@ def run_attempt_in_process(task: StepTask, emit: Emit) -> AttemptResult:
         events.join_thread()
 
 
+def input_bytes(task: StepTask) -> int:
+    """Bytes of the artefacts ``task`` reads (as stored; 0 for one that is missing)."""
+    store = ArtifactStore(task.root, mmap=task.mmap)
+    total = 0
+    for how, value in task.inputs.values():
+        if how == "artifact":
+            try:
+                total += store.info(value).size
+            except PipelineError:  # the attempt itself reports a missing input
+                continue
+    return total
+
+
 def run_attempt_in_thread(task: StepTask, emit: Emit) -> AttemptResult:
     """Run one attempt in the calling thread, or in a watched thread when it has a timeout."""
     if task.timeout is None:
@@ -341,6 +357,10 @@ class Executor(ABC):
 
 Isolation = Literal["auto", "thread", "process"]
 
+#: ``isolation="auto"`` runs a step in a child process from this much artefact input on
+#: (a million records: the table, the views and the embeddings are each over it).
+PROCESS_ABOVE_BYTES = 512 * 2**20
+
 
 class LocalExecutor(Executor):
     """Run independent steps concurrently on this machine.
@@ -360,6 +380,7 @@ class LocalExecutor(Executor):
         cpus: float | None = None,
         memory: str | int | None = None,
         isolation: Isolation = "auto",
+        process_above_bytes: int = PROCESS_ABOVE_BYTES,
     ) -> None:
         from topicstrata.pipeline.steps import parse_memory
 
@@ -371,6 +392,7 @@ class LocalExecutor(Executor):
         self.cpus = float(cpus if cpus is not None else (os.cpu_count() or 1))
         self.memory = parse_memory(memory)
         self.isolation: Isolation = isolation
+        self.process_above_bytes = process_above_bytes
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._running = 0
@@ -389,7 +411,10 @@ class LocalExecutor(Executor):
             return not (self.memory is not None and self._memory_used + need > self.memory)
 
     def _attempt_fn(self, task: StepTask) -> Callable[[StepTask, Emit], AttemptResult]:
-        if self.isolation == "process" or (self.isolation == "auto" and task.timeout is not None):
+        if self.isolation == "process" or (
+            self.isolation == "auto"
+            and (task.timeout is not None or input_bytes(task) >= self.process_above_bytes)
+        ):
             return run_attempt_in_process
         return run_attempt_in_thread
 
