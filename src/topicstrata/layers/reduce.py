@@ -146,9 +146,10 @@ class ExactNeighbors:
 def _exact_umap_graph(reducer: Any, X: NDArray[np.float32]) -> None:
     """Give an unfitted UMAP an exact training graph and search index (see
     :class:`ExactNeighbors`) when ``X`` is small enough and the metric is supported."""
-    if type(reducer).__name__ != "UMAP" or reducer.get_params().get("precomputed_knn", (None,))[
-        0
-    ] is not None:
+    if (
+        type(reducer).__name__ != "UMAP"
+        or reducer.get_params().get("precomputed_knn", (None,))[0] is not None
+    ):
         return
     metric, k = reducer.metric, int(reducer.n_neighbors)
     if metric not in ("cosine", "euclidean") or not k < len(X) <= EXACT_NEIGHBORS_MAX_ROWS:
