@@ -69,7 +69,7 @@ class RichHooks(PipelineHooks):
     """Draws one line per finished step and a bar per ``ctx.progress`` task."""
 
     def __init__(self) -> None:
-        self.progress = new_progress(label_width=24, transient=True)
+        self.progress = new_progress(label_width=24, transient=True, remaining=True)
         self.tasks: dict[tuple[str, str], TaskID] = {}
 
     def on_run_start(self, run_id: str, pipeline: str, parameters: dict[str, Any]) -> None:
