@@ -142,12 +142,15 @@ def fit_bertopic(
 
 
 def fit_topicstrata(
-    embeddings: NDArray[np.float32], keyword_texts: list[str], ids: list[str]
+    embeddings: NDArray[np.float32],
+    keyword_texts: list[str],
+    ids: list[str],
+    fit_rows: NDArray[np.intp] | None = None,
 ) -> tuple[list[NDArray[np.object_]], float]:
     from topicstrata.ensemble import Ensemble, EnsembleConfig
 
     started = time.perf_counter()
-    ensemble = Ensemble(EnsembleConfig()).fit(embeddings, keyword_texts, ids=ids)
+    ensemble = Ensemble(EnsembleConfig()).fit(embeddings, keyword_texts, ids=ids, fit_rows=fit_rows)
     seconds = time.perf_counter() - started
     frame = ensemble.assignments_
     cuts = []
@@ -325,6 +328,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="seconds MiniLM took to embed all records (measured elsewhere)",
     )
+    parser.add_argument(
+        "--fit-rows",
+        type=int,
+        default=0,
+        help="also fit topicstrata with its layers learning from a seeded sample of N rows",
+    )
     parser.add_argument("--warmup-rows", type=int, default=5000)
     parser.add_argument("--loop-min-rows", type=int, default=30)
     parser.add_argument(
@@ -426,6 +435,22 @@ def main(argv: list[str] | None = None) -> int:
         ts_cuts, ts_s = fit_topicstrata(emb, data["keyword_texts"], data["ids"])
         log(f"fit: topicstrata {ts_s:.1f}s")
         rows.append(row("topicstrata `Ensemble(EnsembleConfig()).fit`", ts_s, ts_cuts, levels))
+        if args.fit_rows:
+            # What `strata fit` does on large inputs: the layers learn from the rows the
+            # teacher embedded (a seeded sample) and assign the rest.
+            n = min(args.fit_rows, len(emb))
+            learn = np.sort(np.random.default_rng(0).choice(len(emb), n, replace=False))
+            log(f"fit: topicstrata, layers learn from {n:,} rows")
+            ts_cuts, ts_s = fit_topicstrata(emb, data["keyword_texts"], data["ids"], learn)
+            log(f"fit: topicstrata (fit rows) {ts_s:.1f}s")
+            rows.append(
+                row(
+                    f"topicstrata `Ensemble.fit(..., fit_rows={n:,} rows)` (large-input path)",
+                    ts_s,
+                    ts_cuts,
+                    levels,
+                )
+            )
 
     if not args.skip_loop:
         loop = naive_loop(docs, emb, args.umap_seed, args.loop_min_rows, first)
