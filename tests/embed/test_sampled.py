@@ -74,6 +74,22 @@ def test_large_inputs_embed_a_sample_with_the_teacher_and_the_rest_with_a_studen
     assert len(unique) == result.summary["unique_texts"]
 
 
+def test_student_vectors_are_written_per_row_in_chunks(monkeypatch):
+    """Chunked, in-place writing gives every row its own text's student vector: copies of
+    a text share it, whatever the chunk size."""
+    import topicstrata.embed.sampled as sampled
+
+    texts = corpus(2500) + corpus(2500)[:300]  # 300 texts twice, interleaved far apart
+    config = SamplingConfig(min_rows=1000, teacher_rows=500, holdout=0.1, seed=5)
+    whole = embed_sampled(texts, BagTeacher(), config)
+    monkeypatch.setattr(sampled, "STUDENT_CHUNK", 37)
+    chunked = embed_sampled(texts, BagTeacher(), config)
+    np.testing.assert_array_equal(chunked.vectors, whole.vectors)
+    np.testing.assert_array_equal(chunked.vectors[:300], chunked.vectors[2500:])
+    others = np.setdiff1d(np.arange(len(texts)), chunked.teacher_rows)
+    assert np.all(np.abs(np.linalg.norm(chunked.vectors[others], axis=1) - 1) < 1e-4)
+
+
 def test_same_seed_same_sample_and_vectors():
     texts = corpus(2000)
     config = SamplingConfig(min_rows=500, teacher_rows=300)

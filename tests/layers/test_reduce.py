@@ -77,3 +77,27 @@ def test_large_fits_keep_pynndescent(monkeypatch: pytest.MonkeyPatch) -> None:
     reduce._exact_umap_graph(umap, X)
     indices, dists, index = umap.get_params()["precomputed_knn"]
     assert indices.shape == dists.shape == (300, 15) and isinstance(index, ExactNeighbors)
+
+
+def test_vectorized_transform_init_matches_umaps_loop() -> None:
+    """The placement of new points before UMAP's transform-time optimisation: the same
+    as UMAP's own per-row loop, including exact (weight 1) neighbours and empty rows."""
+    import scipy.sparse as sp
+    import umap.umap_ as umap_module
+
+    rng = np.random.default_rng(0)
+    n, m, k = 2_000, 300, 15
+    rows = np.repeat(np.arange(n), k)
+    vals = rng.random(n * k).astype(np.float32)
+    vals[rng.random(n * k) < 0.02] = 1.0  # some rows meet a training point exactly
+    graph = sp.coo_matrix((vals, (rows, rng.integers(0, m, n * k))), shape=(n, m)).tocsr()
+    graph.data[graph.indptr[5] : graph.indptr[8]] = 0  # three rows without neighbours
+    graph.eliminate_zeros()
+    embedding = rng.normal(size=(m, 5)).astype(np.float32)
+    want = umap_module.init_graph_transform(graph, embedding)
+    got = reduce.init_graph_transform(graph, embedding)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got[5:8]).all()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # Patched only while a SampledReducer transforms.
+    assert umap_module.init_graph_transform is not reduce.init_graph_transform

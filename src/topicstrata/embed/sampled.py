@@ -115,8 +115,7 @@ def embed_sampled(
         teacher.name,
         len(chosen),
     )
-    out = np.empty((n_unique, teacher.dim), dtype=np.float32)
-    out[chosen] = embed_texts(
+    teacher_vectors = embed_texts(
         [str(unique[u]) for u in chosen],
         teacher,
         cache_dir=cache_dir,
@@ -124,22 +123,27 @@ def embed_sampled(
         batch_size=batch_size,
         progress=progress,
     )
-    student = StudentEmbedder(**config.student).fit([str(unique[u]) for u in learn], out[learn])
-    rest = np.setdiff1d(np.arange(n_unique), chosen, assume_unique=True)
-    progress("student", 0, len(rest) + len(held))
-    student_held = student.encode([str(unique[u]) for u in held])
-    out[rest] = student.encode(
-        [str(unique[u]) for u in rest],
-        progress=lambda _t, done, _n: progress("student", len(held) + done, len(rest) + len(held)),
+    position = np.full(n_unique, -1, dtype=np.intp)
+    position[chosen] = np.arange(len(chosen))
+    student = StudentEmbedder(**config.student).fit(
+        [str(unique[u]) for u in learn], teacher_vectors[position[learn]]
     )
-    cosine = float(np.mean(np.sum(student_held * out[held], axis=1))) if len(held) else None
-    # Back from unique texts to rows: a text's first row stands for all its copies.
-    is_teacher = np.zeros(n_unique, dtype=bool)
-    is_teacher[chosen] = True
+    student_held = student.encode([str(unique[u]) for u in held])
+    cosine = (
+        float(np.mean(np.sum(student_held * teacher_vectors[position[held]], axis=1)))
+        if len(held)
+        else None
+    )
+    # Rows, not unique texts: the result is written once, in row order, so a million
+    # records hold one copy of their vectors (a text's copies share its vector).
+    vectors = np.empty((n, teacher.dim), dtype=np.float32)
+    is_teacher = position >= 0
     teacher_rows = np.flatnonzero(is_teacher[inverse])
+    vectors[teacher_rows] = teacher_vectors[position[inverse[teacher_rows]]]
+    _student_fill(vectors, student, unique, inverse, ~is_teacher, progress, done=len(held))
     held_rows = first[held]
     return SampledEmbedding(
-        out[inverse],
+        vectors,
         teacher_rows,
         holdout={"rows": held_rows, "student": student_held},
         summary={
@@ -153,3 +157,33 @@ def embed_sampled(
             "holdout_cosine": None if cosine is None else round(cosine, 4),
         },
     )
+
+
+#: Unique texts the student encodes at a time (its batches are at least 8,192 long).
+STUDENT_CHUNK = 65_536
+
+
+def _student_fill(
+    vectors: NDArray[np.float32],
+    student: StudentEmbedder,
+    unique: NDArray[np.object_],
+    inverse: NDArray[np.intp],
+    wanted: NDArray[np.bool_],
+    progress: ProgressCallback,
+    done: int = 0,
+) -> None:
+    """Write the student's vector of every unique text ``wanted`` into its rows, in place,
+    a chunk of texts at a time (no second matrix the size of the input)."""
+    rest = np.flatnonzero(wanted)  # unique texts, ascending
+    rows = np.flatnonzero(wanted[inverse])
+    rows = rows[np.argsort(inverse[rows], kind="stable")]  # grouped by text, ascending
+    keys = inverse[rows]
+    total = done + len(rest)
+    progress("student", done, total)
+    for start in range(0, len(rest), STUDENT_CHUNK):
+        chunk = rest[start : start + STUDENT_CHUNK]
+        encoded = student.encode([str(unique[u]) for u in chunk])
+        lo = np.searchsorted(keys, chunk[0], side="left")
+        hi = np.searchsorted(keys, chunk[-1], side="right")
+        vectors[rows[lo:hi]] = encoded[np.searchsorted(chunk, keys[lo:hi])]
+        progress("student", done + start + len(chunk), total)

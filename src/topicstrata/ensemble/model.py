@@ -14,7 +14,8 @@ pointing at the same topics.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping as AbcMapping
 from typing import Any, Self
 
 import numpy as np
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 ReviewCallback = Callable[[int, Mapping], Mapping | None]
 
 #: ``map_fn(func, {key: kwargs}) -> {key: func(**kwargs)}``: how per-topic fits run.
-MapFn = Callable[[Callable[..., Any], dict[str, dict[str, Any]]], dict[str, Any]]
+MapFn = Callable[[Callable[..., Any], AbcMapping[str, dict[str, Any]]], dict[str, Any]]
 
 ROOT = ""
 
@@ -162,33 +163,34 @@ class Ensemble:
 
         run_map = map_fn or self._local_map()
         mask = getattr(self, "fit_mask_", None)
+        group_rows = {(parent or ROOT): rows for parent, rows in jobs}
         models: dict[str, LayerModel] = run_map(
             cluster_group,
-            {
-                (parent or ROOT): {
+            _LazyItems(
+                group_rows,
+                lambda key, rows: {
                     "embeddings": rows_of(rows),
                     "layer": layer,
                     "random_state": cfg.random_state,
                     "fit_rows": None if mask is None else np.flatnonzero(mask[rows]),
-                }
-                for parent, rows in jobs
-            },
+                },
+            ),
         )
         described: dict[str, list[TopicNode]] = run_map(
             describe_group,
-            {
-                (parent or ROOT): {
-                    "parent": parent,
+            _LazyItems(
+                group_rows,
+                lambda key, rows: {
+                    "parent": key or None,
                     "embeddings": rows_of(rows),
-                    "labels": models[parent or ROOT].labels_,
-                    "centroids": models[parent or ROOT].centroids_,
+                    "labels": models[key].labels_,
+                    "centroids": models[key].centroids_,
                     "keyword_texts": [kw[i] for i in rows],
                     "ids": [self.ids_[i] for i in rows],
                     "representation": cfg.representation,
                     "split_rule": cfg.split,
-                }
-                for parent, rows in jobs
-            },
+                },
+            ),
         )
         for parent, rows in jobs:
             model = models[parent or ROOT]
@@ -239,7 +241,7 @@ class Ensemble:
     def _local_map(self) -> MapFn:
         cfg = self.config_
 
-        def run(func: Callable[..., Any], items: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        def run(func: Callable[..., Any], items: AbcMapping[str, dict[str, Any]]) -> dict[str, Any]:
             if cfg.n_jobs != 1 and fans_out(func, items, cfg):
                 logger.info("fitting %d topics in parallel processes", len(items))
                 values = Parallel(n_jobs=cfg.n_jobs)(
@@ -370,6 +372,32 @@ class Ensemble:
     rule_index_: NDArray[np.intp]
     layers_fitted_: int
     assignments_: pd.DataFrame
+
+
+class _LazyItems(AbcMapping[str, dict[str, Any]]):
+    """Per-topic keyword arguments of a layer's fan-out, built when asked for.
+
+    Each topic's item holds a copy of its records' vectors; built all at once, a layer
+    of a million records held a second copy of every vector (1.5 GB) twice over. Built
+    on access, a map holds the few items it is working on.
+    """
+
+    def __init__(
+        self,
+        rows: dict[str, NDArray[np.intp]],
+        build: Callable[[str, NDArray[np.intp]], dict[str, Any]],
+    ) -> None:
+        self._rows = rows
+        self._build = build
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        return self._build(key, self._rows[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def _overlay(base: Mapping | None, top: Mapping | None) -> Mapping | None:

@@ -103,7 +103,13 @@ def config_sections(config: dict[str, Any]) -> dict[str, Any]:
 
 def ingest_records(data: Path, ingest: dict[str, Any]) -> dict[str, Any]:
     result = steps.ingest(data, StrataConfig.from_dict({"ingest": ingest}).ingest_config())
-    return {"table": result.table, "report": result.report, "text_cols": list(result.columns.text)}
+    return {
+        "table": result.table,
+        "report": result.report,
+        "text_cols": list(result.columns.text),
+        # The layers need the ids only: a million records' table is ~2 GB in memory.
+        "ids": steps.id_column(result.table),
+    }
 
 
 def make_text_views(
@@ -231,7 +237,7 @@ def fit_layer(
     embeddings: NDArray[Any],
     teacher_rows: NDArray[Any],
     views: pd.DataFrame,
-    table: pd.DataFrame,
+    ids: list[str],
     ensemble: dict[str, Any],
     mapping: Mapping | None,
     ctx: StepContext,
@@ -244,17 +250,17 @@ def fit_layer(
         state = Ensemble(EnsembleConfig.model_validate(ensemble)).begin(
             embeddings,
             views[KEYWORD_TOKENS].tolist(),
-            table[ID].astype(str).tolist(),
-            views[EMBED_TEXT].tolist(),
+            ids,
+            None,
             mapping,
             fit_rows=teacher_rows if len(teacher_rows) < len(embeddings) else None,
         )
     else:
         accepted = _reviewed(reviewed)
         assert accepted is not None
-        state.accept_mapping(accepted, views[EMBED_TEXT].tolist())
+        state.accept_mapping(accepted, _rule_texts(accepted, views))
 
-    def map_fn(func: Any, items: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def map_fn(func: Any, items: Any) -> dict[str, Any]:
         # Both maps are cached per topic; fans_out decides what is worth worker processes.
         parallel = fans_out(func, items, state.config_)
         task = f"layer {layer_no} {'keywords' if func is describe_group else 'topics'}"
@@ -262,6 +268,12 @@ def fit_layer(
 
     draft = state.fit_layer(layer_no, embeddings, views[KEYWORD_TOKENS].tolist(), map_fn=map_fn)
     return {"state": state, "mapping": draft}
+
+
+def _rule_texts(mapping: Mapping, views: pd.DataFrame) -> list[str] | None:
+    """The texts the mapping's phrase rules match, or None without rules (a million
+    texts as Python strings are ~0.5 GB)."""
+    return views[EMBED_TEXT].tolist() if mapping.rules else None
 
 
 def publish_mapping(mapping: Mapping, output: str) -> Path:
@@ -275,7 +287,7 @@ def publish_mapping(mapping: Mapping, output: str) -> Path:
 def assemble(state: Ensemble, reviewed: Mapping | Path, views: pd.DataFrame) -> Ensemble:
     accepted = _reviewed(reviewed)
     assert accepted is not None
-    return state.accept_mapping(accepted, views[EMBED_TEXT].tolist()).finish()
+    return state.accept_mapping(accepted, _rule_texts(accepted, views)).finish()
 
 
 def measure_stability(
@@ -389,7 +401,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         "ingest",
         ingest_records,
         {"data": where.output(), "ingest": sections.output("ingest")},
-        outputs=("table", "report", "text_cols"),
+        outputs=("table", "report", "text_cols", "ids"),
         retry=RetryPolicy(attempts=2, backoff=1.0, exceptions=(OSError,)),
         code_deps=["topicstrata.io", *GLUE],
     )
@@ -445,7 +457,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
                 "embeddings": embed.outputs.embeddings,
                 "teacher_rows": embed.outputs.teacher_rows,
                 "views": prep.output(),
-                "table": ingest.outputs.table,
+                "ids": ingest.outputs.ids,
                 "ensemble": tuned.output(),
                 "mapping": given.output(),
             },
