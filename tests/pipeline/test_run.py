@@ -350,3 +350,34 @@ def test_steps_with_large_inputs_run_in_a_child_process(tmp_path, counter, above
     result = run_pipeline(Pipeline("iso", [], [make, where]), root=tmp_path, executor=executor)
     assert result.status == "succeeded"
     assert (result.output("where") != os.getpid()) is isolated
+
+
+def test_a_compressed_table_counts_by_its_loaded_size(tmp_path):
+    """A Parquet artefact counts toward ``process_above_bytes`` by its uncompressed size:
+    a million records' table is a third of its in-memory size on disk."""
+    import numpy as np
+    import pandas as pd
+
+    from topicstrata.pipeline import ArtifactStore
+    from topicstrata.pipeline.executor import StepTask, input_bytes
+
+    store = ArtifactStore(tmp_path)
+    # Distinct rows (no dictionary encoding) that compress well, as CRM texts do.
+    frame = pd.DataFrame(
+        {"text": [f"{i}: a long sentence, over and over " * 8 for i in range(20_000)]}
+    )
+    info = store.put(frame)
+    numbers = store.put(np.arange(1000))
+    loaded = store.loaded_size(info.sha256)
+    assert info.serializer == "parquet" and loaded > 3 * info.size
+    assert store.loaded_size(numbers.sha256) == store.info(numbers.sha256).size
+    task = StepTask(
+        run_id="r",
+        step="t",
+        kind="processing",
+        func=len,
+        inputs={"frame": ("artifact", info.sha256), "n": ("artifact", numbers.sha256)},
+        output_names=("output",),
+        root=str(tmp_path),
+    )
+    assert input_bytes(task) == loaded + store.info(numbers.sha256).size

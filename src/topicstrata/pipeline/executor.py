@@ -304,13 +304,14 @@ def run_attempt_in_process(task: StepTask, emit: Emit) -> AttemptResult:
 
 
 def input_bytes(task: StepTask) -> int:
-    """Bytes of the artefacts ``task`` reads (as stored; 0 for one that is missing)."""
+    """Bytes of the artefacts ``task`` reads, as loaded (``ArtifactStore.loaded_size``;
+    0 for one that is missing)."""
     store = ArtifactStore(task.root, mmap=task.mmap)
     total = 0
     for how, value in task.inputs.values():
         if how == "artifact":
             try:
-                total += store.info(value).size
+                total += store.loaded_size(value)
             except PipelineError:  # the attempt itself reports a missing input
                 continue
     return total
