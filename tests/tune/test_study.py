@@ -9,11 +9,18 @@ import pytest
 
 from topicstrata.errors import ConfigError
 from topicstrata.tune import TuneSettings, tune, write_outputs
-from topicstrata.tune.study import split_trials
+from topicstrata.tune.study import default_jobs, split_trials
 
 
 def settings(tmp_path, space, **kw):
-    base = {"trials": 3, "folds": 2, "storage": f"sqlite:///{tmp_path}/optuna.db", "seed": 0}
+    # One worker: these tests read the order of trials.
+    base = {
+        "trials": 3,
+        "folds": 2,
+        "storage": f"sqlite:///{tmp_path}/optuna.db",
+        "seed": 0,
+        "n_jobs": 1,
+    }
     return TuneSettings(space=space, **(base | kw))
 
 
@@ -164,3 +171,13 @@ def test_tpe_models_the_parameters_jointly():
     assert isinstance(sampler, optuna.samplers.TPESampler)
     assert sampler._multivariate and sampler._group and sampler._constant_liar
     assert sampler._n_startup_trials == 3
+
+
+def test_trials_run_one_worker_per_core_unless_told(tmp_path, monkeypatch):
+    """A trial's UMAP layout uses one core: by default a study runs a worker per core,
+    except on an in-memory storage, which worker processes cannot share."""
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    on_file = f"sqlite:///{tmp_path}/optuna.db"
+    assert default_jobs(TuneSettings(storage=on_file, trials=30)) == 4
+    assert default_jobs(TuneSettings(storage=on_file, trials=3)) == 3
+    assert default_jobs(TuneSettings(storage="sqlite:///:memory:", trials=30)) == 1

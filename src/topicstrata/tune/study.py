@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -78,7 +79,9 @@ class TuneSettings(BaseModel):
     storage: str = DEFAULT_STORAGE
     study_name: str | None = None
     #: Trials at once, each worker in its own process (see the module docstring).
-    n_jobs: int = Field(1, ge=1)
+    #: None: one per CPU core with a file or server storage (a trial's UMAP layout runs
+    #: on one core), 1 with an in-memory one.
+    n_jobs: int | None = Field(None, ge=1)
     probe_share: float = Field(0.1, ge=0, lt=0.5)
     pruning: bool = True
     #: Enqueue the base config as the first trial of a new study (``base_params``).
@@ -233,6 +236,8 @@ def tune(
     """
     base = base or StrataConfig()
     settings = settings or TuneSettings()
+    if settings.n_jobs is None:
+        settings = settings.model_copy(update={"n_jobs": default_jobs(settings)})
     space = settings.space or default_space(base)
     embedders = list(dict.fromkeys(space.embedders)) or [base.embed.backend]
     started = time.perf_counter()
@@ -265,7 +270,7 @@ def tune(
             logger.info("enqueued a start read off the label hierarchy: %s", informed)
 
     search = _Search(data, base, settings, space, fixed, name, folds)
-    if settings.n_jobs > 1:
+    if (settings.n_jobs or 1) > 1:
         done = _run_workers(search, map_workers or process_map, progress)
     else:
         done = _run_trials(search, study, settings.trials, progress)
@@ -368,6 +373,18 @@ def _run_trials(
     return done
 
 
+def default_jobs(settings: TuneSettings) -> int:
+    """Workers when ``n_jobs`` is not given: one per CPU core, at most one per trial;
+    one with an in-memory storage (worker processes cannot share it)."""
+    if _in_memory(settings.storage):
+        return 1
+    return max(1, min(os.cpu_count() or 1, settings.trials))
+
+
+def _in_memory(storage: str) -> bool:
+    return storage.rstrip("/") in ("sqlite:", "sqlite:///:memory:")
+
+
 def split_trials(trials: int, workers: int) -> list[int]:
     """``trials`` shared out over at most ``workers`` workers, none of them empty."""
     n = max(1, min(trials, workers))
@@ -377,7 +394,7 @@ def split_trials(trials: int, workers: int) -> list[int]:
 def _run_workers(search: _Search, map_workers: WorkerMap, progress: ProgressCallback) -> int:
     """Run the trials in parallel workers; the number of trials they ran."""
     storage = search.settings.storage
-    if storage.rstrip("/") in ("sqlite:", "sqlite:///:memory:"):
+    if _in_memory(storage):
         raise ConfigError(
             f"n_jobs={search.settings.n_jobs} runs trials in worker processes, which cannot "
             f"share the in-memory storage {storage!r}; give a file or server storage "
@@ -406,7 +423,9 @@ def _run_workers(search: _Search, map_workers: WorkerMap, progress: ProgressCall
             "trials": share,
             "worker": i,
         }
-        for i, share in enumerate(split_trials(search.settings.trials, search.settings.n_jobs), 1)
+        for i, share in enumerate(
+            split_trials(search.settings.trials, search.settings.n_jobs or 1), 1
+        )
     }
     logger.info("running %d trials in %d worker processes", search.settings.trials, len(items))
     progress("trials", 0, search.settings.trials)
