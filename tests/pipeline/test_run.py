@@ -381,3 +381,10 @@ def test_a_compressed_table_counts_by_its_loaded_size(tmp_path):
         root=str(tmp_path),
     )
     assert input_bytes(task) == loaded + store.info(numbers.sha256).size
+    # A path to a data file (what ingest reads) counts as that file, loaded.
+    frame.to_parquet(tmp_path / "records.parquet")
+    (tmp_path / "records.csv").write_text("id,text\n1,hello\n", encoding="utf-8")
+    named = store.put(tmp_path / "records.parquet")
+    assert named.serializer == "path" and store.loaded_size(named.sha256) > 20 * named.size
+    csv = store.put(tmp_path / "records.csv")
+    assert store.loaded_size(csv.sha256) == (tmp_path / "records.csv").stat().st_size

@@ -152,6 +152,21 @@ def _read(serializer: str, file: Path, mmap: bool) -> Any:
     return joblib.load(file)
 
 
+def data_file_size(path: Path) -> int:
+    """Bytes of a data file once read: a Parquet file's uncompressed size (its footer
+    says), any other file's size on disk."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.read_metadata(path)
+        except (OSError, ValueError):  # unreadable: the step that reads it says so
+            return path.stat().st_size
+        rows = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        return max(path.stat().st_size, rows)
+    return path.stat().st_size
+
+
 class ArtifactStore:
     """Content-addressed store of step outputs under ``<root>/.strata/artifacts``."""
 
@@ -236,18 +251,15 @@ class ArtifactStore:
 
     def loaded_size(self, sha256: str) -> int:
         """About how many bytes the artefact takes once loaded: for a Parquet table its
-        uncompressed size (from the file's footer), else its stored size. A million
+        uncompressed size (from the file's footer), for a path the size of the data file
+        it names (read by the step that takes it), else its stored size. A million
         records' table is 340 MB on disk and 1 GB uncompressed (2 GB as a DataFrame)."""
         info = self.info(sha256)
         if info.serializer == "parquet":
-            import pyarrow.parquet as pq
-
-            try:
-                meta = pq.read_metadata(info.path)
-            except (OSError, ValueError):  # unreadable: the attempt that loads it says so
-                return info.size
-            rows = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-            return max(info.size, rows)
+            return max(info.size, data_file_size(info.path))
+        if info.serializer == "path":
+            named = Path(json.loads(info.path.read_text(encoding="utf-8"))["path"])
+            return data_file_size(named) if named.is_file() else info.size
         return info.size
 
     def _intact(self, sha256: str) -> bool:
