@@ -358,9 +358,11 @@ class Executor(ABC):
 
 Isolation = Literal["auto", "thread", "process"]
 
-#: ``isolation="auto"`` runs a step in a child process from this much artefact input on
-#: (a million records: the table, the views and the embeddings are each over it).
-PROCESS_ABOVE_BYTES = 512 * 2**20
+#: ``isolation="auto"`` runs a step in a child process from this much artefact input on,
+#: as loaded (``input_bytes``). A million records: the data file (480 MiB uncompressed,
+#: ~2 GB once ingested), the table, the views and the embeddings are each over it; at
+#: 100,000 records no step is, so small runs do not pay a child's start-up.
+PROCESS_ABOVE_BYTES = 256 * 2**20
 
 
 class LocalExecutor(Executor):
