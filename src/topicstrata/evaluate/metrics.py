@@ -100,13 +100,17 @@ def level_agreement(
         expected = truth[known].astype(str).to_numpy()
         if len(expected) == 0:
             raise InputError(f"level_agreement: label column {column!r} has no labels.")
+        # Integer codes (hashing, O(n)): scikit-learn sorts string labels, several
+        # times per score; at a million records that was most of the evaluate step.
+        expected_codes = pd.factorize(expected)[0]
+        cut_codes, cut_values = pd.factorize(cut)
         rows.append(
             {
                 "level": level,
                 "label_col": str(column),
-                "nmi": float(normalized_mutual_info_score(expected, cut)),
-                "ari": float(adjusted_rand_score(expected, cut)),
-                "n_topics": int(sum(not is_outlier_path(p) for p in np.unique(cut))),
+                "nmi": float(normalized_mutual_info_score(expected_codes, cut_codes)),
+                "ari": float(adjusted_rand_score(expected_codes, cut_codes)),
+                "n_topics": int(sum(not is_outlier_path(str(p)) for p in cut_values)),
             }
         )
     return rows
