@@ -151,10 +151,15 @@ def test_parallel_workers_share_one_study(tmp_path, tune_data, base_config, spac
 
 
 def test_parallel_workers_run_in_processes(tmp_path, tune_data, base_config, space):
-    s = settings(tmp_path, space, trials=2, n_jobs=2, study_name="procs")
+    """Enqueued starts run once, in the parent, before the workers start: two workers
+    on SQLite could pop the same waiting trial, and the second failed to report it."""
+    s = settings(tmp_path, space, trials=4, n_jobs=2, study_name="procs")
     result = tune(tune_data, base_config, s)  # default WorkerMap: loky processes
-    assert len(result.study.trials) == 2
-    assert {t.state for t in result.study.trials} == {optuna.trial.TrialState.COMPLETE}
+    trials = result.study.trials
+    assert len(trials) == 4 and result.n_new_trials == 4
+    assert {t.state for t in trials} == {optuna.trial.TrialState.COMPLETE}
+    sources = [t.user_attrs.get("source") for t in trials]
+    assert sources[:2] == ["base config", "label hierarchy"] and sources[2:] == [None, None]
     assert result.best_config.ensemble.layers[0].k_range[0] in range(4, 9)
 
 

@@ -238,6 +238,12 @@ def tune(
     settings = settings or TuneSettings()
     if settings.n_jobs is None:
         settings = settings.model_copy(update={"n_jobs": default_jobs(settings)})
+    if (settings.n_jobs or 1) > 1 and _in_memory(settings.storage):
+        raise ConfigError(
+            f"n_jobs={settings.n_jobs} runs trials in worker processes, which cannot "
+            f"share the in-memory storage {settings.storage!r}; give a file or server storage "
+            "(e.g. sqlite:///.strata/optuna.db) or set n_jobs to 1."
+        )
     space = settings.space or default_space(base)
     embedders = list(dict.fromkeys(space.embedders)) or [base.embed.backend]
     started = time.perf_counter()
@@ -271,7 +277,17 @@ def tune(
 
     search = _Search(data, base, settings, space, fixed, name, folds)
     if (settings.n_jobs or 1) > 1:
-        done = _run_workers(search, map_workers or process_map, progress)
+        # Enqueued trials run here first: two workers on SQLite can pop the same
+        # waiting trial and both run it; the second then fails to report it (Optuna
+        # issues 4002 and 4621: SQLite has no SELECT ... FOR UPDATE).
+        waiting = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.WAITING])
+        done = _run_trials(search, study, min(len(waiting), settings.trials), progress)
+        rest = settings.trials - done
+        if rest > 0:
+            search = _Search(
+                data, base, settings.model_copy(update={"trials": rest}), space, fixed, name, folds
+            )
+            done += _run_workers(search, map_workers or process_map, progress)
     else:
         done = _run_trials(search, study, settings.trials, progress)
     completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
@@ -393,13 +409,6 @@ def split_trials(trials: int, workers: int) -> list[int]:
 
 def _run_workers(search: _Search, map_workers: WorkerMap, progress: ProgressCallback) -> int:
     """Run the trials in parallel workers; the number of trials they ran."""
-    storage = search.settings.storage
-    if _in_memory(storage):
-        raise ConfigError(
-            f"n_jobs={search.settings.n_jobs} runs trials in worker processes, which cannot "
-            f"share the in-memory storage {storage!r}; give a file or server storage "
-            "(e.g. sqlite:///.strata/optuna.db) or set n_jobs to 1."
-        )
     data = search.data
     backends = [search.fixed] if search.fixed else list(search.space.embedders)
     for backend in dict.fromkeys(backends or [search.base.embed.backend]):
