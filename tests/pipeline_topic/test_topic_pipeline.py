@@ -136,7 +136,9 @@ def test_an_ensemble_setting_reruns_only_the_steps_after_embedding(first):
 
 def test_tuning_step_feeds_the_layers_its_best_settings(first):
     root, _ = first
-    params = _params(root, "run6", auto_approve=True, tune_trials=2)
+    # Base config and label start run first in the step itself; two more trials
+    # leave one for each of the two workers.
+    params = _params(root, "run6", auto_approve=True, tune_trials=4)
     params["config"]["tune"] = {"folds": 2, "sample": 300, "seed": 0, "n_jobs": 2}
     tuned = run_pipeline(build_pipeline(2), params, root=root)
     assert tuned.status == "succeeded"
