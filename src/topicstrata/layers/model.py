@@ -15,11 +15,10 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.cluster import Birch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from topicstrata.errors import ConfigError
-from topicstrata.layers.cluster import GLOBAL_STEPS, scaled_threshold, search_k
+from topicstrata.layers.cluster import GLOBAL_STEPS, fit_birch, scaled_threshold, search_k
 from topicstrata.layers.reduce import SampledReducer, make_reducer
 
 logger = logging.getLogger(__name__)
@@ -119,9 +118,7 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
             )
         else:
             self.threshold_ = float(self.threshold)
-        self.birch_ = Birch(
-            threshold=self.threshold_, n_clusters=None, branching_factor=self.branching_factor
-        ).fit(Z)
+        self.birch_ = fit_birch(Z, self.threshold_, self.branching_factor)
         sub_labels = self.birch_.labels_.astype(np.intp)
         centers = self.birch_.subcluster_centers_
         logger.info(
