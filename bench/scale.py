@@ -21,6 +21,11 @@ the truth (NMI per level against ``true_l1..3``) and with each other (level-1 ag
 after matching topics one to one, Hungarian). That baseline's MiniLM vectors may come
 from ``--baseline-cache`` (the ``cache_dir`` of an earlier ``embed_texts`` call with the
 same embedder on the same records): it is there for its quality, not its time.
+The two fits learn different trees (different samples, and the k search is not stable
+across them: the all-MiniLM fit's own layer-1 stability across seeds is reported beside
+it), so the comparison also routes every record through the default's own tree once with
+the vectors that run used and once with MiniLM vectors for all (``same_tree_routing``):
+what differs there is only what the student changed.
 Results: markdown tables on stdout, JSON in ``--out``.
 """
 
@@ -170,6 +175,61 @@ def matched_agreement(a: pd.Series, b: pd.Series) -> float:
     return round(float(table.to_numpy()[rows, cols].sum() / len(a)), 4)
 
 
+def same_tree_routing(data: Path, default_root: Path, teacher_root: Path) -> dict[str, Any]:
+    """Route every record through the large-input default's own tree twice: with the
+    vectors that run used (teacher sample + student) and with MiniLM vectors for every
+    record (taken from the all-teacher run's embed step). The tree is the same, so what
+    differs is only what the student changed: per-level NMI of both against the truth and
+    the share of records on the same path at each level (no matching needed)."""
+    from topicstrata.ensemble import load_ensemble
+    from topicstrata.pipeline import list_runs, run_status
+
+    def step_output(root: Path, step: str, name: str) -> Any:
+        run = run_status(root, list_runs(root, limit=1)[0].run_id)
+        return run.output(step, name)
+
+    ids = pd.Index(step_output(default_root, "ingest", "ids")).astype(str)
+    teacher_ids = pd.Index(step_output(teacher_root, "ingest", "ids")).astype(str)
+    minilm = np.asarray(step_output(teacher_root, "embed", "embeddings"))
+    minilm = minilm[teacher_ids.get_indexer(ids)]
+    used = np.asarray(step_output(default_root, "embed", "embeddings"))
+    teacher_rows = np.asarray(step_output(default_root, "embed", "teacher_rows"))
+    student = np.ones(len(ids), dtype=bool)
+    student[teacher_rows] = False
+    ensemble = load_ensemble(default_root / "run" / "model")
+    by_student = ensemble.predict(used)
+    by_minilm = ensemble.predict(minilm)
+    truth = pd.read_parquet(data, columns=["id", *TRUTH]).set_index("id")
+    truth.index = truth.index.astype(str)
+    truth = truth.loc[ids]
+    out: dict[str, Any] = {"records": len(ids), "student_routed": int(student.sum())}
+    for i, col in enumerate(TRUTH, start=1):
+        a, b = by_student[f"path_l{i}"].to_numpy(), by_minilm[f"path_l{i}"].to_numpy()
+        out[f"l{i}"] = {
+            "nmi_student": round(float(normalized_mutual_info_score(truth[col], a)), 4),
+            "nmi_minilm": round(float(normalized_mutual_info_score(truth[col], b)), 4),
+            "agreement_all": round(float((a == b).mean()), 4),
+            "agreement_student_routed": round(float((a[student] == b[student]).mean()), 4),
+        }
+    return out
+
+
+def print_routing(routing: dict[str, Any]) -> None:
+    print(
+        f"\nsame tree (the default's), {routing['records']:,} records, "
+        f"{routing['student_routed']:,} of them routed by student vectors:\n"
+    )
+    print("| level | NMI, MiniLM vectors | NMI, default vectors | difference | same path |")
+    print("|---|---:|---:|---:|---:|")
+    for i in range(1, len(TRUTH) + 1):
+        r = routing[f"l{i}"]
+        print(
+            f"| {i} | {r['nmi_minilm']:.4f} | {r['nmi_student']:.4f} | "
+            f"{r['nmi_student'] - r['nmi_minilm']:+.4f} | {r['agreement_all']:.2%} "
+            f"({r['agreement_student_routed']:.2%} of student-routed) |"
+        )
+
+
 def exponent(sizes: list[int], times: list[float]) -> float | None:
     if len(sizes) < 2 or min(times[0], times[-1]) <= 0:
         return None
@@ -259,6 +319,9 @@ def main() -> None:
         print(f"level-1 agreement between the two fits (topics matched 1:1): {agree:.3f}")
         student = ours["metrics"].get("embedding", {}).get("student_agreement")
         print(f"student routing agreement on held-out teacher records: {student}")
+        routing = same_tree_routing(data, work / f"fit-{n}", root)
+        results["quality"]["same_tree"] = routing
+        print_routing(routing)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")

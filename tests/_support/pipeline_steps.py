@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from topicstrata._progress import report
 from topicstrata.pipeline import (
     CallbackStep,
     ConditionStep,
@@ -105,6 +106,8 @@ def split(n: int, n_topics: int) -> dict[str, list[int]]:
 
 def fit_topic(topic: str, docs: list[int], counter: str) -> dict[str, Any]:
     bump(counter, f"fit-{topic}")
+    for i in range(len(docs)):
+        report("docs", i + 1, len(docs))
     return {"topic": topic, "size": len(docs), "sum": sum(docs)}
 
 

@@ -99,6 +99,22 @@ def test_fits_on_a_bounded_sample_and_assigns_every_row():
     np.testing.assert_array_equal(model.predict(X), model.labels_)
 
 
+def test_assigning_every_row_reports_progress_per_block(monkeypatch):
+    import topicstrata.layers.model as layer_model
+    from topicstrata._progress import reporting
+
+    monkeypatch.setattr(layer_model, "BLOCK", 1000)
+    X, _ = make_blobs(n_samples=2500, centers=4, n_features=8, random_state=1)
+    events = []
+    with reporting(lambda task, done, total: events.append((task, done, total))):
+        LayerModel(reducer=PCA(n_components=3), k_range=(3, 5), max_fit_samples=500).fit(X)
+    assert events == [
+        ("assign rows", 1000, 2500),
+        ("assign rows", 2000, 2500),
+        ("assign rows", 2500, 2500),
+    ]
+
+
 def test_fit_rows_choose_the_rows_the_model_learns_from():
     X, truth = make_blobs(n_samples=2000, centers=5, n_features=16, random_state=5)
     # Rows outside fit_rows are noise: a model that learned from them could not find 5 blobs.

@@ -254,6 +254,7 @@ def test_missing_requirement_fails_before_running(tmp_path, counter):
 class Recorder(PipelineHooks):
     def __init__(self):
         self.events = []
+        self.tasks = []
 
     def on_step_start(self, run_id, step, kind):
         self.events.append(("start", step))
@@ -263,6 +264,7 @@ class Recorder(PipelineHooks):
 
     def on_progress(self, run_id, step, task, done, total):
         self.events.append(("progress", step, done, total))
+        self.tasks.append((step, task, done, total))
 
     def on_step_end(self, run_id, step, status, duration_s, cache_hit, error):
         self.events.append(("end", step, status))
@@ -280,6 +282,17 @@ def test_hooks_report_lifecycle_and_progress(tmp_path, counter):
     rec2 = Recorder()
     run_pipeline(_fanout(counter), root=tmp_path, hooks=[rec2])
     assert ("hit", "split") in rec2.events and ("hit", "fit") in rec2.events
+
+
+def test_progress_reported_inside_a_map_item_reaches_the_hooks(tmp_path, counter):
+    # One item can be most of a step (layer 1 assigns every record in one item): what
+    # it reports shows under the map's label, so the CLI draws a bar with an ETA.
+    rec = Recorder()
+    run_pipeline(_fanout(counter), {"n": 6, "k": 2}, root=tmp_path, hooks=[rec])
+    inner = [(step, d, t) for step, task, d, t in rec.tasks if task == "map fit_topic: docs"]
+    assert inner.count(("fit", 3, 3)) == 2 and ("fit", 1, 3) in inner
+    # Outside a map nothing is listening: report() is a no-op, not an error.
+    s.fit_topic("t9", [1, 2], counter)
 
 
 def test_killed_run_resumes_from_last_completed_step(tmp_path, counter):

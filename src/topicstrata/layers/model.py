@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from topicstrata._progress import report
 from topicstrata.errors import ConfigError
 from topicstrata.layers.cluster import GLOBAL_STEPS, fit_birch, scaled_threshold, search_k
 from topicstrata.layers.reduce import SampledReducer, make_reducer
@@ -140,9 +141,11 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         self.center_labels_ = rank[result.center_labels]
         # Every row through predict, in blocks: on the sample this is exactly the fit's
         # own labelling (BIRCH labels its points by nearest subcluster), and no copy of X.
-        self.labels_ = np.concatenate(
-            [self.predict(X[i : i + BLOCK]) for i in range(0, len(X), BLOCK)]
-        )
+        blocks = []
+        for i in range(0, len(X), BLOCK):
+            blocks.append(self.predict(X[i : i + BLOCK]))
+            report("assign rows", min(i + BLOCK, len(X)), len(X))
+        self.labels_ = np.concatenate(blocks)
         self.n_topics_ = int(result.k)
         self.k_scores_ = result.scores
         self.centroids_ = _centroids(X, self.labels_, self.n_topics_)

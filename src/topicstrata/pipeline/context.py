@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from topicstrata._progress import reporting
 from topicstrata.pipeline.artifacts import ArtifactStore
 from topicstrata.pipeline.hashing import hash_source_code, hash_value, stable_hash
 from topicstrata.pipeline.steps import Resources
@@ -110,6 +111,19 @@ class StepContext:
         """Report progress of ``task`` to the hooks (the CLI draws a bar)."""
         self._emit(("progress", self.step, task, done, total))
 
+    def _map_here(
+        self, label: str, func: Callable[..., Any], items: Any, keys: list[Any], todo: list[int]
+    ) -> Iterator[tuple[int, str]]:
+        """Run the items in this process; what they ``report`` shows under ``label``."""
+
+        def inner(task: str, done: int, total: int | None) -> None:
+            self.progress(f"{label}: {task}", done, total)
+
+        for i in todo:
+            with reporting(inner):
+                result = _map_item(self.root, self.mmap, i, func, items[keys[i]])
+            yield result
+
     def map(
         self,
         func: Callable[..., Any],
@@ -155,7 +169,7 @@ class StepContext:
         self.progress(label, done, total)
         jobs = min(len(todo), n_jobs or max(1, int(self.resources.cpus)))
         if jobs <= 1:
-            results: Any = (_map_item(self.root, self.mmap, i, func, items[keys[i]]) for i in todo)
+            results: Any = self._map_here(label, func, items, keys, todo)
         else:
             from joblib import Parallel, delayed
 
