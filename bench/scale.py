@@ -22,10 +22,12 @@ after matching topics one to one, Hungarian). That baseline's MiniLM vectors may
 from ``--baseline-cache`` (the ``cache_dir`` of an earlier ``embed_texts`` call with the
 same embedder on the same records): it is there for its quality, not its time.
 The two fits learn different trees (different samples, and the k search is not stable
-across them: the all-MiniLM fit's own layer-1 stability across seeds is reported beside
-it), so the comparison also routes every record through the default's own tree once with
-the vectors that run used and once with MiniLM vectors for all (``same_tree_routing``):
-what differs there is only what the student changed.
+across them: see ``--seed-noise``), so the comparison also routes every record through
+the default's own tree once with the vectors that run used and once with MiniLM vectors
+for all (``same_tree_routing``): what differs there is only what the student changed.
+``--seed-noise`` refits both sides with ``ensemble.random_state: 1`` on their cached
+vectors: how far two fits of the very same vectors land apart is the floor under the
+two-fit comparison.
 Results: markdown tables on stdout, JSON in ``--out``.
 """
 
@@ -120,11 +122,18 @@ def stage_of(step: str) -> str:
     return step if step in STAGES else "other"
 
 
-def run_fit(data: Path, root: Path, config: dict[str, Any] | None, log: Path) -> dict[str, Any]:
-    """One cold ``strata fit`` in ``root``; per-stage seconds and peak RSS (MiB)."""
+def run_fit(
+    data: Path,
+    root: Path,
+    config: dict[str, Any] | None,
+    log: Path,
+    cache: Path | None = None,
+) -> dict[str, Any]:
+    """One ``strata fit`` in ``root`` (cold unless ``cache`` is an earlier root's cache);
+    per-stage seconds and peak RSS (MiB)."""
     root.mkdir(parents=True, exist_ok=True)
     cmd = [STRATA, "fit", str(data), "-o", str(root / "run"), "--root", str(root)]
-    cmd += ["--cache-dir", str(root / "cache"), "--verbose"]
+    cmd += ["--cache-dir", str(cache or root / "cache"), "--verbose"]
     if config:
         cfg = root / "config.yaml"
         cfg.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -230,6 +239,51 @@ def print_routing(routing: dict[str, Any]) -> None:
         )
 
 
+def seed_noise(data: Path, work: Path, fits: dict[str, Path]) -> dict[str, Any]:
+    """Refit each of ``fits`` (name -> root of a seed-0 fit) with ``ensemble.random_state: 1``
+    on its own cached vectors, so only the fit reruns: how far two fits of the same
+    vectors land apart (NMI per level, matched level-1 agreement) is the floor under any
+    comparison of two independently fitted trees."""
+    out: dict[str, Any] = {}
+    seed1: dict[str, pd.DataFrame] = {}
+    for name, root in fits.items():
+        cfg = root / "config.yaml"
+        config = yaml.safe_load(cfg.read_text(encoding="utf-8")) if cfg.exists() else {}
+        config = {**(config or {}), "ensemble": {"random_state": 1}}
+        again = work / f"{root.name}-seed1"
+        print(f"refitting {name} with random_state 1 ...", file=sys.stderr)
+        run_fit(data, again, config, work / f"{again.name}.log", cache=root / "cache")
+        a = pd.read_parquet(root / "run" / "assignments.parquet").set_index("id")
+        b = pd.read_parquet(again / "run" / "assignments.parquet").set_index("id").loc[a.index]
+        seed1[name] = b
+        out[name] = {
+            "nmi_seed0": level_nmi(data, root / "run"),
+            "nmi_seed1": level_nmi(data, again / "run"),
+            "agreement_l1": matched_agreement(a["path_l1"], b["path_l1"]),
+        }
+    names = list(fits)
+    if len(names) == 2:
+        x, y = seed1[names[0]], seed1[names[1]]
+        out["across_fits_seed1_agreement_l1"] = matched_agreement(x["path_l1"], y["path_l1"])
+    print("\nseed noise (the same vectors, random_state 0 vs 1):\n")
+    print("| fit | NMI l1 / l2 / l3, seed 0 | seed 1 | largest |difference| | l1 agreement |")
+    print("|---|---|---|---:|---:|")
+    for name in names:
+        r = out[name]
+        gap = max(abs(p - q) for p, q in zip(r["nmi_seed0"], r["nmi_seed1"], strict=True))
+        print(
+            f"| {name} | {' / '.join(f'{v:.3f}' for v in r['nmi_seed0'])} | "
+            f"{' / '.join(f'{v:.3f}' for v in r['nmi_seed1'])} | {gap:.3f} | "
+            f"{r['agreement_l1']:.2%} |"
+        )
+    if "across_fits_seed1_agreement_l1" in out:
+        print(
+            "level-1 agreement between the two fits at seed 1: "
+            f"{out['across_fits_seed1_agreement_l1']:.2%}"
+        )
+    return out
+
+
 def exponent(sizes: list[int], times: list[float]) -> float | None:
     if len(sizes) < 2 or min(times[0], times[-1]) <= 0:
         return None
@@ -241,6 +295,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--quality-at", type=int, default=0, help="0: no quality comparison")
     parser.add_argument("--baseline-cache", type=Path, default=None)
+    parser.add_argument(
+        "--seed-noise",
+        action="store_true",
+        help="with --quality-at: refit both sides with random_state 1 (fit only, cached vectors)",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / ".strata" / "bench-scale.json")
@@ -322,6 +381,10 @@ def main() -> None:
         routing = same_tree_routing(data, work / f"fit-{n}", root)
         results["quality"]["same_tree"] = routing
         print_routing(routing)
+        if args.seed_noise:
+            results["quality"]["seed_noise"] = seed_noise(
+                data, work, {"all MiniLM": root, "large-input default": work / f"fit-{n}"}
+            )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
