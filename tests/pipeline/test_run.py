@@ -332,13 +332,20 @@ def test_killed_run_resumes_from_last_completed_step(tmp_path, counter):
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     run_id = RunStore(tmp_path).list_runs()[0].run_id
-    assert run_status(tmp_path, run_id).status == "running"  # nobody could record the kill
+    # Nobody could record the kill; the next reader sees the process is gone.
+    killed = run_status(tmp_path, run_id)
+    assert killed.status == "interrupted"
+    assert killed.steps["wait"].status == "interrupted"
+    assert f"process {proc.pid}" in (killed.error or "") and "wait" in (killed.error or "")
     flag.touch()
     result = resume_run(tmp_path, run_id)
     assert result.status == "succeeded"
     assert set(result.cache_hits) == {"make", "train"}
     assert result.output("wait") == 30.0
     assert calls(counter, "make") == 1 and calls(counter, "total") == 1
+    history = describe_run(tmp_path, run_id)["history"]
+    assert [e["event"] for e in history] == ["started", "interrupted", "resumed"]
+    assert history[2]["detail"].startswith("from interrupted")
 
 
 def test_map_inside_a_child_process_step_exits_cleanly(tmp_path, counter):

@@ -18,8 +18,14 @@ from topicstrata.pipeline import LocalExecutor, run_pipeline
 from topicstrata.pipeline.codebase import module_names
 from topicstrata.pipeline.topic import build_pipeline
 
-#: Code that never decides a result: errors, progress, the version, the SDK itself.
-INFRA = ("topicstrata", "topicstrata.errors", "topicstrata._progress", "topicstrata._version")
+#: Code that never decides a result: errors, progress, fault points, the version, the SDK itself.
+INFRA = (
+    "topicstrata",
+    "topicstrata.errors",
+    "topicstrata._progress",
+    "topicstrata._faults",
+    "topicstrata._version",
+)
 
 
 def _settings_only(module: str, covered: set[str]) -> bool:

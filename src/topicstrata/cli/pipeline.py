@@ -49,6 +49,7 @@ _STYLE = {
     "skipped": "dim",
     "running": "cyan",
     "stopped": "magenta",
+    "interrupted": "red",
     "pending": "dim",
 }
 
@@ -265,6 +266,8 @@ def describe_cmd(
     if info["factory"]:
         out.print(f"factory {escape(info['factory'])}")
     out.print("parameters: " + escape(json.dumps(info["parameters"])))
+    for event in info["history"]:
+        out.print(f"  {event['at']} {event['event']}: {escape(event['detail'] or '')}")
     out.print(_steps_table(run_status(root, info["run_id"])))
     for step in info["steps"]:
         if step["error"] and step["status"] != "skipped":

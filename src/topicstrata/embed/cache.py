@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from topicstrata._faults import fault_point
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["CacheCorruptError", "EmbeddingCache", "text_hash"]
@@ -124,6 +126,7 @@ class EmbeddingCache:
             self._check_size(committed)
             new = vectors[list(keep.values())]
             self._write_rows(committed, new)
+            fault_point("embed-chunk")
             conn.executemany(
                 "INSERT INTO rows(hash, row) VALUES (?, ?)",
                 zip(keep.keys(), range(committed, committed + len(keep)), strict=True),

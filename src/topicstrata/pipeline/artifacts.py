@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from topicstrata._faults import fault_point
 from topicstrata.errors import PipelineError
 from topicstrata.pipeline.hashing import hash_file, hash_path_content
 
@@ -213,6 +214,7 @@ class ArtifactStore:
                 "created": time.time(),
             }
             (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            fault_point("artefact-write")
             final = self.path(sha)
             if self.exists(sha) and self._intact(sha):
                 shutil.rmtree(tmp, ignore_errors=True)

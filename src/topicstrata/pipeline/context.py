@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from topicstrata._faults import fault_point
 from topicstrata._progress import reporting
 from topicstrata.pipeline.artifacts import ArtifactStore
 from topicstrata.pipeline.hashing import hash_source_code, hash_value, stable_hash
@@ -182,6 +183,7 @@ class StepContext:
             )
         for i, sha in results:
             shas[i] = sha
+            fault_point("map-item")
             if use_cache:
                 runs.cache_put(cache_keys[i], f"{self.step}[{name}]", {"output": sha})
             done += 1

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from topicstrata._faults import fault_point
 from topicstrata.errors import PipelineError
 from topicstrata.pipeline.artifacts import ArtifactStore
 from topicstrata.pipeline.codebase import code_fingerprint
@@ -35,7 +36,7 @@ from topicstrata.pipeline.hooks import PipelineHooks
 from topicstrata.pipeline.params import Parameter, resolve_parameters
 from topicstrata.pipeline.preflight import check_code_deps, check_requirements
 from topicstrata.pipeline.steps import CallbackStep, ConditionStep, FailStep, OutputRef, Step
-from topicstrata.pipeline.store import RunRecord, RunStore, StepRecord
+from topicstrata.pipeline.store import RunRecord, RunStore, StepRecord, pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -385,6 +386,7 @@ class _Runner:
         )
         self._record(step, "running", started_at=started, cache_key=key)
         self._hook("on_step_start", step.name, step.kind)
+        fault_point("step-start")
         future = self.executor.submit(task, self.events.put)
         self.running[future] = step.name
 
@@ -429,6 +431,7 @@ class _Runner:
             self._fail(step, f"executor error: {type(exc).__name__}: {exc}", time.time())
             return
         if outcome.ok:
+            fault_point("step-end")
             if self.use_cache and step.cache.enabled:
                 self.store.cache_put(self.keys[name], name, outcome.outputs)
             self._finish(
@@ -589,6 +592,7 @@ def run_pipeline(
     if unknown:
         raise PipelineError(f"callback_outputs names unknown step(s): {', '.join(sorted(unknown))}")
     store = RunStore(root_path)
+    store.mark_interrupted()
     run_id = store.create_run(pipeline.name, resolved, pipeline.factory)
     return _execute(
         pipeline,
@@ -602,16 +606,6 @@ def run_pipeline(
         raise_on_failure,
         cache,
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def resume_run(
@@ -637,13 +631,14 @@ def resume_run(
     """
     root_path = Path(root)
     store = RunStore(root_path)
+    store.mark_interrupted()
     run: RunRecord = store.get_run(run_id)
     if (
         run.status == "running"
         and run.pid is not None
         and run.pid != os.getpid()
         and run.host == socket.gethostname()
-        and _pid_alive(run.pid)
+        and pid_alive(run.pid)
     ):
         raise PipelineError(
             f"run {run.run_id} is still running (process {run.pid}); wait for it or stop it first"
@@ -683,7 +678,10 @@ def resume_run(
         parameters=resolved,
     )
     store.update_run(run.run_id, pid=os.getpid(), host=socket.gethostname())
-    logger.info("resuming run %s", run.run_id)
+    store.add_event(
+        run.run_id, "resumed", f"from {run.status}, process {os.getpid()} on {socket.gethostname()}"
+    )
+    logger.info("resuming run %s (was %s)", run.run_id, run.status)
     return _execute(
         pipeline,
         resolved,
@@ -708,15 +706,18 @@ def list_runs(
 def run_status(root: str | Path, run_id: str) -> RunResult:
     """The stored state of run ``run_id`` (a unique prefix is enough)."""
     store = RunStore(root)
+    store.mark_interrupted()
     return _result(store, Path(root), store.get_run(run_id).run_id)
 
 
 def describe_run(root: str | Path, run_id: str) -> dict[str, Any]:
     """A JSON-able account of a run: parameters, steps (with errors and logs), lineage."""
     store = RunStore(root)
+    store.mark_interrupted()
     run = store.get_run(run_id)
     return {
         **run.to_dict(),
+        "history": store.events(run.run_id),
         "steps": [s.to_dict() for s in store.get_steps(run.run_id)],
         "lineage": store.lineage(run.run_id),
     }

@@ -2,7 +2,8 @@
 
 Tables: ``runs`` (one row per pipeline run), ``steps`` (one row per step of
 a run: status, times, attempts, cache hit, error, traceback, log excerpt,
-output artefacts), ``lineage`` (artefacts each step read and wrote) and
+output artefacts), ``run_events`` (a run's history: started, interrupted,
+resumed), ``lineage`` (artefacts each step read and wrote) and
 ``cache`` (cache key -> output artefacts). Every write is its own committed
 transaction, so a killed process loses at most the step in flight.
 Connections are opened per operation, so the store is safe to share between
@@ -25,12 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from topicstrata._faults import fault_point
 from topicstrata.errors import PipelineError
 
 __all__ = ["RunRecord", "RunStore", "StepRecord"]
 
-RUN_STATUSES = ("running", "waiting", "succeeded", "failed", "stopped")
-STEP_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "waiting")
+RUN_STATUSES = ("running", "waiting", "succeeded", "failed", "stopped", "interrupted")
+STEP_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "waiting", "interrupted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -71,6 +73,12 @@ CREATE TABLE IF NOT EXISTS lineage (
     sha256 TEXT NOT NULL,
     PRIMARY KEY (run_id, step, direction, name)
 );
+CREATE TABLE IF NOT EXISTS run_events (
+    run_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT
+);
 CREATE TABLE IF NOT EXISTS cache (
     key TEXT PRIMARY KEY,
     step TEXT NOT NULL,
@@ -78,6 +86,17 @@ CREATE TABLE IF NOT EXISTS cache (
     created_at REAL NOT NULL
 );
 """
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _iso(ts: float | None) -> str | None:
@@ -171,6 +190,7 @@ class RunStore:
             self._local.con = con
         with con:
             yield con
+            fault_point("db-transaction")
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""
@@ -204,7 +224,65 @@ class RunStore:
                     os.getpid(),
                 ),
             )
+        self.add_event(run_id, "started", f"process {os.getpid()} on {socket.gethostname()}")
         return run_id
+
+    def add_event(self, run_id: str, event: str, detail: str = "") -> None:
+        """Append to a run's history (``started``, ``interrupted``, ``resumed``)."""
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO run_events (run_id, at, event, detail) VALUES (?, ?, ?, ?)",
+                (run_id, time.time(), event, detail),
+            )
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's history, oldest first."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT at, event, detail FROM run_events WHERE run_id = ? ORDER BY at, rowid",
+                (run_id,),
+            ).fetchall()
+        return [{"at": _iso(r["at"]), "event": r["event"], "detail": r["detail"]} for r in rows]
+
+    def mark_interrupted(self) -> list[str]:
+        """Record as ``interrupted`` every run this host lists as running whose process is
+        gone (killed, or its machine restarted), with the steps it had in flight; returns
+        their ids. Such a run never ends by itself: without this it would stay "running"
+        in every listing, and its history would not show that an attempt died."""
+        host = socket.gethostname()
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", (host,)
+            ).fetchall()
+        dead = [(r["run_id"], r["pid"]) for r in rows if r["pid"] and not pid_alive(r["pid"])]
+        for run_id, pid in dead:
+            with self._connect() as con:
+                steps = [
+                    r["step"]
+                    for r in con.execute(
+                        "SELECT step FROM steps WHERE run_id = ? AND status = 'running'",
+                        (run_id,),
+                    )
+                ]
+                con.execute(
+                    "UPDATE steps SET status = 'interrupted' WHERE run_id = ? "
+                    "AND status = 'running'",
+                    (run_id,),
+                )
+                where = f" in step(s) {', '.join(steps)}" if steps else ""
+                detail = f"process {pid} on {host} ended while running{where}"
+                con.execute(
+                    "UPDATE runs SET status = 'interrupted', error = ? WHERE run_id = ?",
+                    (
+                        f"interrupted: {detail}; `strata pipeline resume {run_id}` continues it",
+                        run_id,
+                    ),
+                )
+                con.execute(
+                    "INSERT INTO run_events (run_id, at, event, detail) VALUES (?, ?, ?, ?)",
+                    (run_id, time.time(), "interrupted", detail),
+                )
+        return [run_id for run_id, _ in dead]
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run (status, ended_at, error, waiting, parameters, pid, host)."""
@@ -251,7 +329,8 @@ class RunStore:
         )
 
     def list_runs(self, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
-        """Most recent runs first."""
+        """Most recent runs first (runs whose process died show as ``interrupted``)."""
+        self.mark_interrupted()
         sql = "SELECT * FROM runs"
         args: list[Any] = []
         if pipeline:
