@@ -3,9 +3,10 @@
 Each artefact is a folder holding ``data.<ext>`` and ``meta.json``; the
 folder name is the sha256 of the data file's bytes. Writes go to a temporary
 folder that is renamed into place, so a killed process never leaves a
-half-written artefact under a valid name. Reads verify the hash first: a
-corrupted artefact raises :class:`CorruptArtifactError` (the runner logs it,
-deletes it and recomputes).
+half-written artefact under a valid name; the temporary folder's name holds its
+writer's process id, and the next run removes those whose writer is gone. Reads
+verify the hash first: a corrupted artefact raises :class:`CorruptArtifactError`
+(the runner logs it, deletes it and recomputes).
 
 Serializers are chosen by type: numpy arrays as ``.npy`` (loaded
 memory-mapped, read-only), pandas DataFrames as parquet, pydantic models and
@@ -19,12 +20,14 @@ nodes, pynndescent indexes); artefacts written by joblib (older stores) still lo
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
 import os
 import pickle
 import shutil
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,8 +37,12 @@ from typing import Any
 from topicstrata._faults import fault_point
 from topicstrata.errors import PipelineError
 from topicstrata.pipeline.hashing import hash_file, hash_path_content
+from topicstrata.pipeline.store import pid_alive
 
 logger = logging.getLogger(__name__)
+
+#: In temporary folder names, so a cleanup only judges this host's writers by process id.
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 __all__ = ["ArtifactInfo", "ArtifactStore", "CorruptArtifactError"]
 
@@ -187,7 +194,7 @@ class ArtifactStore:
         """Serialize ``value``, store it under its content hash and return where."""
         self.dir.mkdir(parents=True, exist_ok=True)
         serializer = _serializer_for(value)
-        tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=self.dir))
+        tmp = Path(tempfile.mkdtemp(prefix=f"tmp-{_HOST}-{os.getpid()}-", dir=self.dir))
         try:
             data = tmp / f"data.{_EXT[serializer]}"
             try:
@@ -230,6 +237,20 @@ class ArtifactStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete the temporary folders of writers on this host that no longer run (a
+        killed ``put`` leaves one behind, as large as the artefact it was writing);
+        returns how many. Another live process' writes are left alone."""
+        removed = 0
+        for folder in self.dir.glob(f"tmp-{_HOST}-*-*") if self.dir.is_dir() else []:
+            pid = folder.name.split("-")[2]
+            if pid.isdigit() and not pid_alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        if removed:
+            logger.info("removed %d temporary artefact folder(s) of killed runs", removed)
+        return removed
 
     def _meta(self, sha256: str) -> dict[str, Any]:
         meta_file = self.path(sha256) / "meta.json"

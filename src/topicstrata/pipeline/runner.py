@@ -593,6 +593,7 @@ def run_pipeline(
         raise PipelineError(f"callback_outputs names unknown step(s): {', '.join(sorted(unknown))}")
     store = RunStore(root_path)
     store.mark_interrupted()
+    ArtifactStore(root_path).remove_stale_temporaries()
     run_id = store.create_run(pipeline.name, resolved, pipeline.factory)
     return _execute(
         pipeline,
@@ -632,6 +633,7 @@ def resume_run(
     root_path = Path(root)
     store = RunStore(root_path)
     store.mark_interrupted()
+    ArtifactStore(root_path).remove_stale_temporaries()
     run: RunRecord = store.get_run(run_id)
     if (
         run.status == "running"
