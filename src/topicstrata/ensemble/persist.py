@@ -5,20 +5,23 @@ Layout::
     model/
       manifest.json          format version, package version, sha256 of every file
       ensemble.json          config, topic tree, list of layer models
-      layers/root.pkl        the layer-1 LayerModel
-      layers/<path>.pkl      the LayerModel that split topic <path>
+      layers/root.json       the layer-1 LayerModel: attributes (ensemble/state.py),
+      layers/root.npz          its arrays (read with allow_pickle=False),
+      layers/root.pkl          and its fitted UMAP, the one part pickled
+      layers/<path>.*        the LayerModel that split topic <path>
       mapping.v<N>.yaml      the mapping applied after each layer
 
 The directory is written next to its destination and renamed into place, so
 a crash never leaves a half-written model. Loading checks every file against
-the manifest first. Layer models are pickled (protocol 5): load models only
-from sources you trust.
+the manifest first. A fitted UMAP is pickled (protocol 5), so a model fitted with
+the default UMAP reducer is only as safe as its source: load models only from sources
+you trust (docs/security.md). Everything else is JSON and NumPy arrays.
 
-Why ``pickle`` and not ``joblib.dump``: joblib's pickler subclasses the pure-Python
-``pickle._Pickler``, and a fitted layer is mostly small Python objects (BIRCH's CF-tree
-nodes, pynndescent's index), not a few big arrays. On a 50,000-record, 3-layer model
-(59 layer files, 328 MB) joblib took 15.7 s to write them and the C pickler 1.8 s.
-Format 1 models (``.joblib`` files) still load.
+Why ``pickle`` and not ``joblib.dump`` for what is pickled: joblib's pickler subclasses
+the pure-Python ``pickle._Pickler``, and a fitted UMAP is mostly small Python objects
+(pynndescent's index), not a few big arrays; on a 50,000-record, 3-layer model (59 layer
+files, 328 MB) joblib took 15.7 s to write them and the C pickler 1.8 s.
+Format 2 models (one ``.pkl`` per layer) and format 1 (``.joblib``) still load.
 """
 
 from __future__ import annotations
@@ -36,13 +39,15 @@ import joblib
 
 from topicstrata.ensemble.config import EnsembleConfig
 from topicstrata.ensemble.model import ROOT, Ensemble
+from topicstrata.ensemble.state import load_layer, save_layer
 from topicstrata.ensemble.tree import TopicTree
 from topicstrata.errors import ModelError
 from topicstrata.mapping import dump_mapping, load_mapping
 
-FORMAT_VERSION = 2
-#: Formats this version reads: 1 pickled layers with joblib.
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 3
+#: Formats this version reads: 1 pickled layers with joblib, 2 with pickle, 3 as
+#: JSON + arrays (+ a pickle of what has no plain form).
+READABLE_FORMATS = (1, 2, 3)
 MANIFEST = "manifest.json"
 
 
@@ -75,10 +80,9 @@ def save_ensemble(
         (tmp / "layers").mkdir()
         layer_files = {}
         for parent, model in ensemble.models_.items():
-            name = f"layers/{'root' if parent == ROOT else parent}.pkl"
-            with (tmp / name).open("wb") as fh:
-                pickle.dump(model, fh, protocol=5)
-            layer_files[parent] = name
+            stem = f"layers/{'root' if parent == ROOT else parent}"
+            save_layer(model, tmp / stem)
+            layer_files[parent] = f"{stem}.json"
         mapping_files = []
         for mapping in ensemble.mappings_:
             name = f"mapping.v{mapping.version}.yaml"
@@ -177,7 +181,9 @@ def load_ensemble(directory: str | Path) -> Ensemble:
 
 
 def _load_layer(path: Path) -> Any:
+    if path.suffix == ".json":  # format 3
+        return load_layer(path)
     if path.suffix == ".joblib":  # format 1
         return joblib.load(path)
-    with path.open("rb") as fh:
+    with path.open("rb") as fh:  # format 2
         return pickle.load(fh)  # the manifest was verified first
