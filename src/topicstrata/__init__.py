@@ -19,6 +19,7 @@ from topicstrata.errors import (
     InputError,
     MappingError,
     ModelError,
+    OutputError,
     PipelineError,
     TopicStrataError,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "Mapping",
     "MappingError",
     "ModelError",
+    "OutputError",
     "PipelineError",
     "PreprocessConfig",
     "RowReport",

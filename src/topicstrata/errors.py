@@ -11,6 +11,8 @@ without a traceback. Leaves also subclass the built-in they resemble, so
     ├── MappingError (ValueError)        invalid mapping file (names the line)
     ├── ModelError (RuntimeError)        unfitted, corrupt or mismatched models
     ├── PipelineError (RuntimeError)     DAG, step, cache or run-store failures
+    ├── OutputError (OSError)            an output cannot be written: disk full,
+    │                                    read-only, locked by another writer
     └── DependencyError (ImportError)    an optional component is not installed
 
 Messages say what is wrong, where (file, line, row, column) and what to do.
@@ -24,6 +26,7 @@ __all__ = [
     "InputError",
     "MappingError",
     "ModelError",
+    "OutputError",
     "PipelineError",
     "TopicStrataError",
 ]
@@ -51,6 +54,10 @@ class ModelError(TopicStrataError, RuntimeError):
 
 class PipelineError(TopicStrataError, RuntimeError):
     """A pipeline definition, step, cache or run store failed."""
+
+
+class OutputError(TopicStrataError, OSError):
+    """An output (run directory, store, cache) cannot be written; names the path."""
 
 
 class DependencyError(TopicStrataError, ImportError):

@@ -174,3 +174,36 @@ def test_older_formats_with_pickled_layers_still_load(tmp_path, data, fitted, ol
     (model / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match="format version 99"):
         load_ensemble(model)
+
+
+def test_concurrent_saves_and_loads_of_one_model_never_see_a_missing_or_mixed_model(
+    tmp_path, data, fitted
+):
+    import threading
+
+    target = tmp_path / "m"
+    save_ensemble(fitted, target)
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            for _ in range(4):
+                save_ensemble(fitted, target)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    def load() -> None:
+        try:
+            for _ in range(8):
+                load_ensemble(target)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=f) for f in (save, save, save, load)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    verify_manifest(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # nothing renamed aside is left

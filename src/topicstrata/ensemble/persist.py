@@ -26,6 +26,7 @@ Format 2 models (one ``.pkl`` per layer) and format 1 (``.joblib``) still load.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -100,13 +101,33 @@ def save_ensemble(
         for name, obj in (extra_objects or {}).items():
             obj.save(tmp / name)
         _write_manifest(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        _swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Put the folder ``new`` at ``target``: the old one is renamed aside (so readers see
+    the old model or the new one, never none or a mix) and then deleted."""
+    for _ in range(100):
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            with contextlib.suppress(FileNotFoundError):  # another writer moved it first
+                os.replace(target, old / target.name)
+        try:
+            os.replace(new, target)
+            return
+        except OSError:
+            if not target.exists():
+                raise
+            # Another writer put its model there between the two renames: go again.
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    raise ModelError(f"cannot replace {target}: other processes keep writing it.")
 
 
 def _write_manifest(directory: Path) -> None:

@@ -127,7 +127,8 @@ def embed_records(
 ) -> dict[str, Any]:
     """Every record's vector; on large inputs the backend embeds a sample and a fitted
     student the rest (``embed.sampling``): ``teacher_rows`` says which rows the backend
-    embedded, and the layers learn from those only."""
+    embedded, and every layer model learns from those first (then from student rows up
+    to ``max_fit_samples``)."""
     cfg = StrataConfig.from_dict({"embed": embed})
     texts = views[EMBED_TEXT].tolist()
     embedder = steps.build_embedder(cfg.embed, texts)
@@ -244,7 +245,8 @@ def fit_layer(
 ) -> dict[str, Any]:
     """Accept the reviewed mapping of layer n-1, then fit layer n (one cached item per topic).
 
-    Every layer model learns from the ``teacher_rows`` only and assigns the rest.
+    Every layer model learns from all of its ``teacher_rows`` and seeded random others up
+    to ``max_fit_samples`` rows (as many as without sampling), and assigns the rest.
     """
     if state is None:
         state = Ensemble(EnsembleConfig.model_validate(ensemble)).begin(
@@ -346,8 +348,6 @@ def write_run_directory(
         views=views,
         label_cols=list(metrics.get("label_cols", [])),
     )
-    for draft in Path(output).glob("mapping.v*.draft.yaml"):
-        draft.unlink()
     return Path(output)
 
 

@@ -2,23 +2,31 @@
 
 ``assignments.parquet``, ``topics.parquet``, ``hierarchy.json``,
 ``mapping.v<N>.yaml``, ``model/``, ``metrics.json``, ``report.html`` and the
-ingest row report. Files are written to a temporary name and renamed.
+ingest row report. Files are written to a temporary name and renamed, and one process
+at a time writes a run directory: a second ``strata fit`` into the same ``-o`` waits for
+the first to finish writing (an OS file lock, released if its holder dies), then writes
+its own complete set.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from topicstrata.ensemble import Ensemble
 from topicstrata.ensemble.persist import MANIFEST
 from topicstrata.ensemble.predictor import TopicPredictor
+from topicstrata.errors import OutputError
 from topicstrata.io import RowReport, write_table
 from topicstrata.io.schema import ANNUALIZED_REVENUE, ID, INDUSTRY
+from topicstrata.io.writers import atomic_path
 from topicstrata.mapping import dump_mapping, path_sort_key
 
 ASSIGNMENTS = "assignments.parquet"
@@ -28,6 +36,12 @@ METRICS = "metrics.json"
 REPORT = "report.html"
 VIEWS = "views.parquet"
 MODEL = "model"
+#: The lock file of a run directory's writer (inside it, hidden).
+WRITE_LOCK = ".write.lock"
+#: How long a second writer of one run directory waits for the first.
+WRITE_LOCK_WAIT_S = 3600.0
+
+logger = logging.getLogger(__name__)
 
 
 def locate_model(path: str | Path) -> tuple[Path, Path | None] | None:
@@ -46,10 +60,31 @@ def locate_model(path: str | Path) -> tuple[Path, Path | None] | None:
 
 
 def write_json(path: Path, data: Any) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
     return path
+
+
+@contextmanager
+def exclusive(run_dir: Path, wait_s: float = WRITE_LOCK_WAIT_S) -> Iterator[None]:
+    """Hold the run directory's write lock; says so when another process holds it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(run_dir / WRITE_LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.warning("%s is being written by another process; waiting for it", run_dir)
+        try:
+            lock.acquire(timeout=wait_s)
+        except Timeout:
+            raise OutputError(
+                f"{run_dir} was still being written by another process after {wait_s:.0f} s; "
+                "wait for that `strata fit` to end (or choose another --output), then resume."
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def assignments_frame(ensemble: Ensemble, table: pd.DataFrame) -> pd.DataFrame:
@@ -109,11 +144,26 @@ def write_run(
     views: pd.DataFrame,
     label_cols: list[str] | None = None,
 ) -> dict[str, Path]:
-    """Write every run-directory file; returns name -> path."""
+    """Write every run-directory file, holding its write lock; returns name -> path."""
+    run_dir = Path(run_dir)
+    with exclusive(run_dir):
+        return _write_run(
+            run_dir, table, report, ensemble, predictor, metrics, views, label_cols or []
+        )
+
+
+def _write_run(
+    run_dir: Path,
+    table: pd.DataFrame,
+    report: RowReport,
+    ensemble: Ensemble,
+    predictor: TopicPredictor,
+    metrics: dict[str, Any],
+    views: pd.DataFrame,
+    label_cols: list[str],
+) -> dict[str, Path]:
     from topicstrata.run.report import render_report
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     assignments = assignments_frame(ensemble, table)
     topics = topics_frame(ensemble)
     written = {
@@ -129,7 +179,7 @@ def write_run(
     written.update({Path(p).name: Path(p) for p in report.write(run_dir)})
     written[METRICS] = write_json(run_dir / METRICS, metrics)
     # The keyword corpus (for re-evaluating coherence) and the label columns used.
-    keep = [c for c in (label_cols or []) if c in table.columns]
+    keep = [c for c in label_cols if c in table.columns]
     view_frame = pd.concat(
         [
             table[[ID]].reset_index(drop=True),
@@ -142,6 +192,9 @@ def write_run(
     texts = dict(zip(table[ID].astype(str), table["text"].astype(str), strict=True))
     html = render_report(ensemble, assignments, topics, metrics, texts)
     page = run_dir / REPORT
-    page.write_text(html, encoding="utf-8")
+    with atomic_path(page) as tmp:
+        tmp.write_text(html, encoding="utf-8")
     written[REPORT] = page
+    for draft in run_dir.glob("mapping.v*.draft.yaml"):
+        draft.unlink(missing_ok=True)  # accepted: the final mapping files replace them
     return written
