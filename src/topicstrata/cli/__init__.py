@@ -86,6 +86,12 @@ def fit(
     fmt: Annotated[str | None, typer.Option("--format", help="Force the input format.")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="Input text encoding.")] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Fast preprocessing (no NER).")] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", min=1, help="Worker processes for preprocessing and per-topic fits."
+        ),
+    ] = None,
     review: Annotated[
         bool, typer.Option("--review", help="Pause after each layer for a mapping review.")
     ] = False,
@@ -103,7 +109,7 @@ def fit(
     setup_logging(verbose)
     if not data.exists():
         raise InputError(f"{data}: no such file or folder; check the data path.")
-    cfg = _load_config(config, text_cols, id_col, layers, embedder, fmt, encoding, fast)
+    cfg = _load_config(config, text_cols, id_col, layers, embedder, fmt, encoding, fast, jobs)
     params = {
         "data": str(data),
         "output": str(output),
@@ -141,6 +147,7 @@ def _load_config(
     fmt: str | None,
     encoding: str | None,
     fast: bool,
+    jobs: int | None = None,
 ) -> StrataConfig:
     from topicstrata.config import StrataConfig
 
@@ -158,6 +165,11 @@ def _load_config(
         update["embed"] = cfg.embed.model_copy(update={"backend": embedder})
     if layers:
         update["ensemble"] = cfg.ensemble.with_layers(layers)
+    if jobs:
+        # The results do not depend on it (tests/faults/test_determinism.py).
+        ensemble = update.get("ensemble", cfg.ensemble)
+        update["ensemble"] = ensemble.model_copy(update={"n_jobs": jobs})  # type: ignore[attr-defined]
+        update["preprocess"] = {**update.get("preprocess", cfg.preprocess), "n_process": jobs}  # type: ignore[dict-item]
     return StrataConfig.from_dict({**cfg.model_dump(), **{k: _dump(v) for k, v in update.items()}})
 
 

@@ -188,7 +188,13 @@ class StepContext:
                 runs.cache_put(cache_keys[i], f"{self.step}[{name}]", {"output": sha})
             done += 1
             self.progress(label, done, total)
-        self.log.info("%s: %d item(s) from cache, %d computed", label, total - len(todo), len(todo))
+        self.log.info(
+            "%s: %d item(s) from cache, %d computed %s",
+            label,
+            total - len(todo),
+            len(todo),
+            "in this process" if jobs <= 1 else f"in {jobs} worker processes",
+        )
         out: dict[K, Any] = {}
         for i, item_key in enumerate(keys):
             self.writes[f"map:{label}:{item_key}"] = shas[i]

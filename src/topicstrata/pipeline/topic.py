@@ -264,9 +264,10 @@ def fit_layer(
 
     def map_fn(func: Any, items: Any) -> dict[str, Any]:
         # Both maps are cached per topic; fans_out decides what is worth worker processes.
-        parallel = fans_out(func, items, state.config_)
+        # n_jobs -1: the step's cpus (one per core).
+        jobs = state.config_.n_jobs if fans_out(func, items, state.config_) else 1
         task = f"layer {layer_no} {'keywords' if func is describe_group else 'topics'}"
-        return ctx.map(func, items, n_jobs=None if parallel else 1, task=task)
+        return ctx.map(func, items, n_jobs=None if jobs == -1 else jobs, task=task)
 
     draft = state.fit_layer(layer_no, embeddings, views[KEYWORD_TOKENS].tolist(), map_fn=map_fn)
     return {"state": state, "mapping": draft}
