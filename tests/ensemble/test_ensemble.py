@@ -92,17 +92,25 @@ def test_parallel_per_topic_fits_match_sequential(hierarchy):
     assert list(a.assignments_["path"]) == list(b.assignments_["path"])
 
 
-def test_fit_rows_every_layer_learns_from_them_and_assigns_the_rest(hierarchy):
+def test_fit_rows_every_layer_learns_from_them_first_and_assigns_the_rest(hierarchy):
     n = len(hierarchy.X)
     fit_rows = np.arange(0, n, 2)
-    # The other rows carry noise a model must not learn from (a student's vectors stand-in).
+    # The other rows carry a little noise (a student's vectors stand-in): the models learn
+    # from every fit row, then from others up to max_fit_samples, as without fit_rows.
     X = hierarchy.X.copy()
     X[1::2] += np.random.default_rng(0).normal(scale=0.02, size=X[1::2].shape)
-    ens = Ensemble(pca_config()).fit(
+    cfg = pca_config()
+    cfg = cfg.model_copy(
+        update={
+            "layers": [layer.model_copy(update={"max_fit_samples": 600}) for layer in cfg.layers]
+        }
+    )
+    ens = Ensemble(cfg).fit(
         X, hierarchy.keywords, hierarchy.ids, hierarchy.texts, fit_rows=fit_rows
     )
-    assert all(m.n_fit_samples_ <= len(fit_rows) for m in ens.models_.values())
-    assert ens.models_[""].n_fit_samples_ == len(fit_rows)
+    assert ens.models_[""].n_fit_samples_ == 600  # 480 fit rows and 120 others
+    # The layer 2-3 groups (240 and 80 records) are smaller: they learn from all their rows.
+    assert all(m.n_fit_samples_ == min(len(m.labels_), 600) for m in ens.models_.values())
     paths = ens.assignments_["path"].to_numpy()
     assert len(paths) == n
     assert adjusted_rand_score(hierarchy.l1, _cut(paths, 1)) > 0.95
@@ -123,7 +131,7 @@ def test_describe_sample_caps_each_topic_and_keeps_small_ones():
 
 
 def test_worker_processes_only_when_the_models_learn_from_enough_rows():
-    from topicstrata.ensemble import EnsembleConfig
+    from topicstrata.ensemble import EnsembleConfig, LayerConfig
     from topicstrata.ensemble.fit import cluster_group, describe_group, fans_out
 
     config = EnsembleConfig(parallel_min_rows=1000)
@@ -131,7 +139,11 @@ def test_worker_processes_only_when_the_models_learn_from_enough_rows():
     items = {"1": {"embeddings": big}, "2": {"embeddings": big}}
     assert fans_out(cluster_group, items, config)
     assert not fans_out(describe_group, items, config)  # cheap: always in process
-    # Rows a model only assigns do not count: a few learned rows stay in process.
-    sampled = {k: {**kw, "fit_rows": np.arange(50)} for k, kw in items.items()}
+    # Rows a model only assigns (beyond max_fit_samples) do not count: few learned rows
+    # stay in process.
+    layer = LayerConfig(max_fit_samples=100)
+    sampled = {k: {**kw, "layer": layer} for k, kw in items.items()}
     assert not fans_out(cluster_group, sampled, config)
+    wide = {k: {**kw, "layer": LayerConfig(max_fit_samples=500)} for k, kw in items.items()}
+    assert fans_out(cluster_group, wide, config)
     assert not fans_out(cluster_group, {"1": items["1"]}, config)  # one group: nothing to share

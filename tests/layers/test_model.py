@@ -115,14 +115,41 @@ def test_assigning_every_row_reports_progress_per_block(monkeypatch):
     ]
 
 
-def test_fit_rows_choose_the_rows_the_model_learns_from():
+def test_fit_rows_come_first_in_the_sample_the_model_learns_from():
     X, truth = make_blobs(n_samples=2000, centers=5, n_features=16, random_state=5)
     # Rows outside fit_rows are noise: a model that learned from them could not find 5 blobs.
+    # With max_fit_samples=500 the sample is the 500 fit_rows and nothing else.
     noisy = X.copy()
     outside = np.arange(500, 2000)
     noisy[outside] += np.random.default_rng(0).normal(scale=30.0, size=(1500, 16))
-    model = LayerModel(reducer="none", k_range=(5, 5)).fit(noisy, fit_rows=np.arange(500))
+    model = LayerModel(reducer="none", k_range=(5, 5), max_fit_samples=500)
+    model.fit(noisy, fit_rows=np.arange(500))
     assert model.n_fit_samples_ == 500
     assert adjusted_rand_score(truth[:500], model.labels_[:500]) > 0.95
     with pytest.raises(ConfigError, match="fit_rows must index"):
         LayerModel(reducer="none", k_range=(2, 2)).fit(X[:50], fit_rows=[0, 60])
+
+
+def test_fit_sample_is_max_fit_samples_rows_with_every_fit_row():
+    """The large-input path: all teacher rows, then seeded random others up to
+    ``max_fit_samples``, as many rows as a model given no fit_rows learns from."""
+    model = LayerModel(max_fit_samples=300, random_state=3)
+    teacher = np.arange(0, 1000, 10)  # 100 preferred rows of 1,000
+    sample = model._fit_sample(1000, teacher)
+    assert len(sample) == len(model._fit_sample(1000, None)) == 300
+    assert np.isin(teacher, sample).all()
+    assert len(np.unique(sample)) == 300 and (np.diff(sample) > 0).all()
+    np.testing.assert_array_equal(sample, model._fit_sample(1000, teacher[::-1]))  # seeded
+    # More preferred rows than max_fit_samples: a subset of them only.
+    many = np.arange(0, 1000, 2)
+    sub = model._fit_sample(1000, many)
+    assert len(sub) == 300 and np.isin(sub, many).all()
+    # Fewer rows than max_fit_samples: all of them, whatever fit_rows says.
+    np.testing.assert_array_equal(model._fit_sample(250, [0, 5]), np.arange(250))
+
+    X, _ = make_blobs(n_samples=1000, centers=4, n_features=8, random_state=1)
+    fitted = LayerModel(reducer="none", k_range=(4, 4), max_fit_samples=300).fit(
+        X, fit_rows=teacher
+    )
+    assert fitted.n_fit_samples_ == 300
+    assert len(fitted.labels_) == 1000

@@ -3,12 +3,14 @@
 MiniLM runs at ~60 records/s on two cores, so a million records would take ~5 hours.
 On large inputs (``SamplingConfig.min_rows`` unique texts or more) the teacher embeds a
 seeded sample of ``teacher_rows`` unique texts; a :class:`StudentEmbedder` is fitted on
-all but a held-out share of them and embeds every other text. Every layer of the
-ensemble learns from the teacher-embedded records only (``SampledEmbedding.teacher_rows``)
-and assigns the others, so the tree is the one MiniLM vectors give, and the student only
-routes. The held-out teacher records measure how often the student's vector routes a
-record where the teacher's does (``SampledEmbedding.holdout``), reported per level in
-the run's metrics.
+all but a held-out share of them and embeds every other text. Every layer model of the
+ensemble learns from a sample as large as on the all-teacher path (``max_fit_samples``):
+all its teacher-embedded records (``SampledEmbedding.teacher_rows``), then seeded random
+student-embedded ones up to that size, and assigns the others. The teacher rows alone
+(8,000) were too few: layer 1's k search chose other k than on 50,000 teacher vectors;
+the student's vectors route like the teacher's (bench/README.md). The held-out teacher
+records measure how often the student's vector routes a record where the teacher's does
+(``SampledEmbedding.holdout``), reported per level in the run's metrics.
 """
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ def cluster_group(
 ) -> LayerModel:
     """Cluster the rows of one parent (``None`` for layer 1) into child topics.
 
-    The model learns from at most ``layer.max_fit_samples`` rows, drawn from
-    ``fit_rows`` when given, and assigns the rest. Depends only on the rows'
+    The model learns from ``layer.max_fit_samples`` rows (all, where there are fewer),
+    taking the ``fit_rows`` first when given, and assigns the rest. Depends only on the rows'
     embeddings and the layer settings, so the pipeline's per-item cache keeps it
     across keyword (representation) and split-rule changes.
     """
@@ -117,12 +117,13 @@ def fans_out(
     """Whether a map of ``func`` over ``items`` (per-group keyword arguments) is worth
     worker processes: not for in-process functions, and not when the models learn from
     fewer than ``parallel_min_rows`` records in all (each worker pays UMAP's compilation
-    first). Rows a model only assigns (outside ``fit_rows``) do not count: on the
-    large-input path a layer of a million records may learn from a few thousand."""
+    first). A model learns from at most its layer's ``max_fit_samples`` rows; the rows
+    it only assigns do not count."""
     if func in IN_PROCESS or len(items) < 2:
         return False
-    learned = sum(
-        len(kw["embeddings"]) if kw.get("fit_rows") is None else len(kw["fit_rows"])
-        for kw in items.values()
-    )
+    learned = 0
+    for kw in items.values():
+        layer = kw.get("layer")
+        n = len(kw["embeddings"])
+        learned += n if layer is None else min(n, layer.max_fit_samples)
     return learned >= config.parallel_min_rows

@@ -99,9 +99,11 @@ class Ensemble:
     ) -> Self:
         """Start a fit: check the inputs and reset the learned state.
 
-        ``fit_rows`` (indices) are the records every layer model learns from (within
-        each model's ``max_fit_samples``), e.g. those embedded by the teacher model on
-        the large-input path; the others are assigned by the fitted models.
+        ``fit_rows`` (indices) are the records every layer model learns from first,
+        e.g. those embedded by the teacher model on the large-input path: each model's
+        sample holds all of its group's ``fit_rows`` (up to ``max_fit_samples``), then
+        seeded random others up to ``max_fit_samples``, as large as without
+        ``fit_rows``. Every record is assigned by the fitted models.
         """
         cfg = self.config if self.config is not None else EnsembleConfig()
         n = len(embeddings)  # type: ignore[arg-type]
