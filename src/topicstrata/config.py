@@ -15,6 +15,8 @@ parameters in the same shape. Every section is optional::
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +71,32 @@ class StrataConfig(BaseModel):
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist; check the --config path.")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}: byte {exc.start} is not valid UTF-8; re-save the config file as UTF-8."
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: cannot read the config file ({exc}); check the path."
+            ) from None
+        try:
+            data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f", line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{path}{where}: not valid YAML: {exc}") from None
+            raise ConfigError(
+                f"{path}{where}: not valid YAML: {exc}; fix the indentation or quoting there."
+            ) from None
+        except RecursionError:
+            raise ConfigError(
+                f"{path}: the YAML is nested too deeply to read; a config has a few levels "
+                "(sections, then options); fix the file."
+            ) from None
         if not isinstance(data, dict):
             raise ConfigError(
                 f"{path}: the config must be a mapping with sections ingest, "
-                "preprocess, embed, ensemble."
+                "preprocess, embed, ensemble, evaluate, tune; write `section:` lines at the top."
             )
         return cls.from_dict(data, source=str(path))
 
@@ -89,10 +108,19 @@ class StrataConfig(BaseModel):
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
             )
-            raise ConfigError(f"{source}: invalid config: {problems}") from None
+            raise ConfigError(
+                f"{source}: invalid config: {problems}. Fix or delete these keys "
+                "(docs/configuration.md lists every option)."
+            ) from None
         # Validate the dataclass sections now, so errors surface before any work.
-        config.ingest_config()
-        config.preprocess_config()
+        for section, check in (
+            ("ingest", config.ingest_config),
+            ("preprocess", config.preprocess_config),
+        ):
+            try:
+                check()
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: {section} section: {exc}") from None
         return config
 
     def to_yaml(self, path: str | Path) -> Path:
@@ -109,7 +137,12 @@ class StrataConfig(BaseModel):
         return IngestConfig.from_dict(self.ingest)
 
     def preprocess_config(self) -> PreprocessConfig:
-        try:
-            return PreprocessConfig(**self.preprocess)
-        except TypeError as exc:
-            raise ConfigError(f"preprocess section: {exc}") from None
+        known = [f.name for f in dataclasses.fields(PreprocessConfig) if f.init]
+        for key in self.preprocess:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(
+                    f"unknown preprocess option {key!r}; {hint}valid options: {', '.join(known)}."
+                )
+        return PreprocessConfig(**self.preprocess)

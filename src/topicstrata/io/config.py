@@ -12,10 +12,15 @@ from typing import Any, Final
 
 from topicstrata.errors import ConfigError
 
-__all__ = ["FORMATS", "IngestConfig"]
+__all__ = ["DELIMITERS", "FORMATS", "IngestConfig"]
 
 #: Input formats :func:`read_records` understands, by name.
 FORMATS: Final = ("csv", "parquet", "jsonl", "salesforce")
+
+#: CSV delimiters recognised when ``IngestConfig.delimiter`` is left to the sniffer.
+DELIMITERS: Final = ",;\t|"
+
+_COLUMN_OPTIONS: Final = ("id_col", "industry_col", "amount_col", "term_col", "close_date_col")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class IngestConfig:
         format: One of :data:`FORMATS`; ``None`` infers it from the extension.
         encoding: Text encoding of CSV/JSONL input. ``None`` expects UTF-8 and,
             when the file is not, says which encoding it looks like.
+        delimiter: CSV field delimiter, one character. ``None`` sniffs it from
+            the file's first lines among ``,``, ``;``, tab and ``|`` (falling back
+            to tab for ``.tsv`` and ``,`` otherwise).
         chunk_rows: Rows read and validated at a time; bounds memory use.
     """
 
@@ -56,9 +64,35 @@ class IngestConfig:
     annualize_factor: float = 12.0
     format: str | None = None
     encoding: str | None = None
+    delimiter: str | None = None
     chunk_rows: int = 50_000
 
     def __post_init__(self) -> None:
+        if self.text_cols is not None and not isinstance(self.text_cols, str | list | tuple):
+            raise ConfigError(
+                f"text_cols={self.text_cols!r} must be a list of column names or a "
+                "comma-separated string, e.g. text_cols=('Title', 'Text')."
+            )
+        for option in _COLUMN_OPTIONS:
+            value = getattr(self, option)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(
+                    f"{option}={value!r} must be a column name (text), or None to find "
+                    "the column automatically."
+                )
+        for option in ("format", "encoding"):
+            value = getattr(self, option)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{option}={value!r} must be text, or None for the default.")
+        if self.delimiter is not None and (
+            not isinstance(self.delimiter, str)
+            or len(self.delimiter) != 1
+            or self.delimiter in '\r\n"\x00'
+        ):
+            raise ConfigError(
+                f"delimiter={self.delimiter!r} must be one character other than a quote or "
+                "a line break, e.g. ';' or '\\t'; or None to sniff it from the file."
+            )
         text_cols = _as_tuple(self.text_cols)
         if text_cols is not None and (
             not text_cols or not all(isinstance(c, str) and c for c in text_cols)
@@ -73,7 +107,11 @@ class IngestConfig:
                 f"format={self.format!r} is not supported; use one of {', '.join(FORMATS)}, "
                 "or leave it None to infer it from the file extension."
             )
-        if not isinstance(self.chunk_rows, int) or self.chunk_rows < 1:
+        if (
+            not isinstance(self.chunk_rows, int)
+            or isinstance(self.chunk_rows, bool)
+            or self.chunk_rows < 1
+        ):
             raise ConfigError(f"chunk_rows={self.chunk_rows!r} must be a positive integer.")
         if self.default_term_months is not None and not _positive(self.default_term_months):
             raise ConfigError(

@@ -18,6 +18,7 @@ __all__ = [
     "check_not_utf16",
     "encoding_error",
     "first_invalid_utf8",
+    "is_utf8",
     "open_binary",
     "strip_compression",
 ]
@@ -55,6 +56,20 @@ _MULTI_BYTE: Final = frozenset(
         "hz",
     }
 )
+
+
+def is_utf8(encoding: str | None) -> bool:
+    """Whether ``encoding`` means UTF-8 (``None``, the default, does)."""
+    if encoding is None:
+        return True
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _declared(declared: str | None) -> str:
+    return f", although encoding={declared!r} was given" if declared is not None else ""
 
 
 def strip_compression(path: Path) -> str:
@@ -117,15 +132,19 @@ _BOMS: Final = (
 )
 
 
-def check_not_utf16(path: Path) -> None:
-    """Fail early on UTF-16/32 files, which a UTF-8 parser would misread as garbage rows."""
+def check_not_utf16(path: Path, declared: str | None = None) -> None:
+    """Fail early on UTF-16/32 files, which a UTF-8 parser would misread as garbage rows.
+
+    ``declared`` is the encoding the caller was told (a UTF-8 spelling), named in
+    the message so the user sees why it does not fit.
+    """
     with open_binary(path) as fh:
         head = fh.read(4)
     for bom, name in _BOMS:
         if head.startswith(bom):
             raise InputError(
                 f"{path.name}: the file is {name.upper()} (it starts with a {name} byte-order "
-                f"mark); re-save it as UTF-8, or pass encoding={name!r} "
+                f"mark){_declared(declared)}; re-save it as UTF-8, or pass encoding={name!r} "
                 f"(CLI: --encoding {name}) to transcode it while reading."
             )
 
@@ -149,8 +168,13 @@ def first_invalid_utf8(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def encoding_error(path: Path) -> InputError:
-    """An :class:`InputError` saying where the file stops being UTF-8 and what it looks like."""
+def encoding_error(path: Path, declared: str | None = None) -> InputError:
+    """An :class:`InputError` saying where the file stops being UTF-8 and what it looks like.
+
+    ``declared`` is the UTF-8 spelling the user passed as the encoding, if any: the
+    message then says that the file does not match it, rather than leaving them to
+    wonder why an explicit ``encoding='utf-8'`` failed.
+    """
     found = first_invalid_utf8(path)
     if found is None:
         where = "the file"
@@ -167,7 +191,7 @@ def encoding_error(path: Path) -> InputError:
         looks = f"it looks like {best}{also}"
         suggestion = best
     return InputError(
-        f"{path.name}: {where} is not valid UTF-8; {looks}. "
+        f"{path.name}: {where} is not valid UTF-8{_declared(declared)}; {looks}. "
         f"Re-save the file as UTF-8, or pass encoding={suggestion!r} "
         f"(CLI: --encoding {suggestion}) to transcode it while reading."
     )

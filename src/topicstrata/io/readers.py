@@ -8,10 +8,13 @@ say which source rows it holds. Choosing columns and validating rows happens in
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -22,8 +25,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from topicstrata.errors import InputError
-from topicstrata.io.config import FORMATS, IngestConfig
-from topicstrata.io.encoding import check_not_utf16, encoding_error, open_binary, strip_compression
+from topicstrata.io.config import DELIMITERS, FORMATS, IngestConfig
+from topicstrata.io.encoding import (
+    check_not_utf16,
+    encoding_error,
+    is_utf8,
+    open_binary,
+    strip_compression,
+)
 
 __all__ = [
     "EXTENSIONS",
@@ -33,6 +42,7 @@ __all__ = [
     "iter_csv",
     "iter_jsonl",
     "iter_parquet",
+    "sniff_delimiter",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +60,9 @@ EXTENSIONS: Final = {
 
 # pyarrow fails on a single record larger than a block; 16 MiB fits long descriptions.
 _CSV_BLOCK_BYTES: Final = 16 << 20
+
+# Bytes read from the start of a CSV file to guess its delimiter.
+_SNIFF_BYTES: Final = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -93,10 +106,11 @@ def iter_csv(path: Path, config: IngestConfig) -> Iterator[Chunk]:
     Strings, because pyarrow infers types from the first block only: a later
     non-numeric value in a numeric-looking column would otherwise fail the read
     instead of rejecting one row. Values pass through exactly as in the file.
+    The delimiter is ``config.delimiter``, else sniffed from the file's start.
     """
-    if config.encoding is None:
-        check_not_utf16(path)
-    delimiter = "\t" if strip_compression(path).endswith(".tsv") else ","
+    if is_utf8(config.encoding):
+        check_not_utf16(path, declared=config.encoding)
+    delimiter = config.delimiter or sniff_delimiter(path, config.encoding)
     bad_rows: list[pacsv.InvalidRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -113,22 +127,115 @@ def iter_csv(path: Path, config: IngestConfig) -> Iterator[Chunk]:
     )
     rows_done = 0
     try:
-        with pacsv.open_csv(path, read_options=read_options, parse_options=parse_options) as r:
-            names = r.schema.names
-        convert = pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        )
-        with pacsv.open_csv(
-            path, read_options=read_options, parse_options=parse_options, convert_options=convert
-        ) as reader:
-            for table in _rebatch(reader, config.chunk_rows):
+        with _arrow_decoding(path, config):
+            with pacsv.open_csv(path, read_options=read_options, parse_options=parse_options) as r:
+                names = r.schema.names
+            convert = pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            )
+            reader = pacsv.open_csv(
+                path,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert,
+            )
+        with reader:
+            for table in _rebatch(_guarded_batches(reader, path, config), config.chunk_rows):
                 frame = table.to_pandas()
                 yield Chunk(frame, first_row=rows_done + 1)
                 rows_done += len(frame)
     except pa.ArrowInvalid as exc:
-        raise _csv_error(path, exc, bad_rows, rows_done, config) from None
+        raise _csv_error(path, exc, bad_rows, rows_done, config, delimiter) from None
+
+
+def sniff_delimiter(path: Path, encoding: str | None) -> str:
+    """The delimiter of a CSV file, guessed with :class:`csv.Sniffer` from its first lines.
+
+    Only ``,``, ``;``, tab and ``|`` are considered (see ``IngestConfig.delimiter``),
+    and only one that occurs in the header line: spreadsheet exports in much of
+    Europe use ``;``. Without a clear answer (a one-column file), a ``.tsv`` file is
+    tab-separated and anything else comma-separated.
+    """
+    default = "\t" if strip_compression(path).endswith(".tsv") else ","
+    with open_binary(path) as fh:
+        head = fh.read(_SNIFF_BYTES)
+    decoder = codecs.getincrementaldecoder(_text_encoding(encoding))(errors="replace")
+    sample = decoder.decode(head)
+    complete, newline, _ = sample.rpartition("\n")
+    if newline and complete:
+        sample = complete  # whole lines only: a cut-off last line would skew the counts
+    header = sample.lstrip("\ufeff").partition("\n")[0].rstrip("\r")
+    for text in (sample, header):
+        try:
+            found = csv.Sniffer().sniff(text, delimiters=DELIMITERS).delimiter
+        except csv.Error:
+            continue
+        if found in header:
+            return found
+    return default
+
+
+@contextmanager
+def _unraisable_decode_errors() -> Iterator[list[UnicodeDecodeError]]:
+    """Collect the ``UnicodeDecodeError`` s pyarrow raises where it cannot propagate them.
+
+    pyarrow decodes some bytes (header names, the text of a malformed row) in
+    callbacks, where an exception is only printed as "Exception ignored" and the
+    read goes on. Hold this hook around pyarrow calls only, never across a yield.
+    """
+    caught: list[UnicodeDecodeError] = []
+    previous = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            caught.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield caught
+    finally:
+        sys.unraisablehook = previous
+
+
+@contextmanager
+def _arrow_decoding(path: Path, config: IngestConfig) -> Iterator[None]:
+    """Turn text pyarrow's CSV reader cannot decode into an encoding :class:`InputError`."""
+    with _unraisable_decode_errors() as caught:
+        try:
+            yield
+        except UnicodeDecodeError:
+            raise _decoding_error(path, config) from None
+        except pa.ArrowInvalid:
+            if caught:  # the row pyarrow could not decode is also the one it reports
+                raise _decoding_error(path, config) from None
+            raise
+    if caught:
+        raise _decoding_error(path, config)
+
+
+def _decoding_error(path: Path, config: IngestConfig) -> InputError:
+    if is_utf8(config.encoding):
+        return encoding_error(path, declared=config.encoding)
+    return InputError(
+        f"{path.name}: bytes cannot be decoded as {config.encoding}; pass the file's real "
+        "encoding (CLI: --encoding), or re-save it as UTF-8."
+    )
+
+
+def _guarded_batches(
+    reader: pacsv.CSVStreamingReader, path: Path, config: IngestConfig
+) -> Iterator[pa.RecordBatch]:
+    while True:
+        with _arrow_decoding(path, config):
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+        yield batch
 
 
 def _csv_error(
@@ -137,12 +244,13 @@ def _csv_error(
     bad_rows: list[pacsv.InvalidRow],
     rows_done: int,
     config: IngestConfig,
+    delimiter: str,
 ) -> InputError:
     message = str(exc)
     if "Empty CSV file" in message:
         return InputError(f"{path.name}: the file is empty; expected a header row and records.")
-    if "invalid UTF8" in message and config.encoding is None:
-        return encoding_error(path)
+    if "invalid UTF8" in message and is_utf8(config.encoding):
+        return encoding_error(path, declared=config.encoding)
     if bad_rows:
         row = bad_rows[0]
         where = f"row {row.number} (counting the header as row 1)" if row.number else "a row"
@@ -152,28 +260,97 @@ def _csv_error(
             'contain the delimiter or line breaks ("a, b"), or fix the row.'
         )
     return InputError(
-        f"{path.name}: cannot be parsed as CSV ({message}; {rows_done} records read before). "
-        "Check the delimiter and quoting, or pass format= if it is not CSV."
+        f"{path.name}: cannot be parsed as CSV ({message}; {rows_done} records read before, "
+        f"delimiter {delimiter!r}). Check the delimiter (delimiter=, CLI: --delimiter) and "
+        "quoting, or pass format= if it is not CSV."
     )
 
 
 def iter_parquet(path: Path, config: IngestConfig) -> Iterator[Chunk]:
-    """Stream a Parquet file by record batches; column types pass through as stored."""
+    """Stream a Parquet file by record batches; column types pass through as stored.
+
+    A damaged file (cut short, flipped bytes, a text column whose bytes are not
+    UTF-8) fails with an :class:`InputError` naming what was read before, never
+    with pyarrow's own exception.
+    """
     try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+        with _arrow_guard(path, 0):
+            parquet = pq.ParquetFile(path)
+    except InputError as exc:
         raise InputError(
-            f"{path.name}: not a readable Parquet file ({exc}); check that it is complete "
-            "and really Parquet, or pass format= to read it as another format."
+            f"{path.name}: not a readable Parquet file ({exc.__cause__ or exc}); check that it "
+            "is complete and really Parquet, or pass format= to read it as another format."
         ) from None
-    rows_done = 0
+    done = [0]  # records yielded so far, for the messages of the guarded reads
     with parquet:
-        for table in _rebatch(
-            parquet.iter_batches(batch_size=config.chunk_rows), config.chunk_rows
-        ):
-            frame = table.to_pandas()
-            yield Chunk(frame, first_row=rows_done + 1)
-            rows_done += len(frame)
+        batches = _guarded(parquet.iter_batches(batch_size=config.chunk_rows), path, done)
+        for table in _rebatch(batches, config.chunk_rows):
+            with _arrow_guard(path, done[0]):
+                _check_text(table, path, done[0])
+                frame = table.to_pandas()
+            yield Chunk(frame, first_row=done[0] + 1)
+            done[0] += len(frame)
+
+
+@contextmanager
+def _arrow_guard(path: Path, rows_done: int) -> Iterator[None]:
+    """Turn pyarrow's failures on a damaged Parquet file, raised or not, into an InputError."""
+    with _unraisable_decode_errors() as caught:
+        try:
+            yield
+        except InputError:
+            raise
+        except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError, IndexError) as exc:
+            raise InputError(_damaged(path, exc, rows_done)) from exc
+    if caught:
+        raise InputError(_damaged(path, caught[0], rows_done)) from caught[0]
+
+
+def _damaged(path: Path, exc: BaseException, rows_done: int) -> str:
+    return (
+        f"{path.name}: the Parquet data is damaged after record {rows_done} "
+        f"({type(exc).__name__}: {_short(exc)}); the file may be cut short or corrupted: "
+        "write it again, or check how it was copied."
+    )
+
+
+def _guarded(
+    batches: Iterator[pa.RecordBatch], path: Path, done: list[int]
+) -> Iterator[pa.RecordBatch]:
+    while True:
+        with _arrow_guard(path, done[0]):
+            batch = next(batches, None)
+        if batch is None:
+            return
+        yield batch
+
+
+def _check_text(table: pa.Table, path: Path, rows_done: int) -> None:
+    """Name the column and record of text that is not UTF-8 (pandas cannot hold it)."""
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            row = next(
+                i
+                for i, value in enumerate(column.cast(pa.binary()).to_pylist())
+                if value is not None and not _is_utf8(value)
+            )
+            raise InputError(
+                f"{path.name}: record {rows_done + row + 1}, column {name!r}: the text is not "
+                "valid UTF-8; write the file again with UTF-8 strings (or the column as "
+                "binary)."
+            ) from None
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def iter_jsonl(path: Path, config: IngestConfig) -> Iterator[Chunk]:
@@ -201,6 +378,12 @@ def iter_jsonl(path: Path, config: IngestConfig) -> Iterator[Chunk]:
                         f"{exc.colno}); each line must hold one complete JSON object. "
                         f"Line starts: {line.strip()[:80]!r}"
                     ) from None
+                except (ValueError, RecursionError) as exc:
+                    # Integers of thousands of digits, or arrays nested thousands deep.
+                    raise InputError(
+                        f"{path.name}: line {number} cannot be read ({_short(exc)}); fix or "
+                        f"remove the line. Line starts: {line.strip()[:80]!r}"
+                    ) from None
                 if not isinstance(record, dict):
                     raise InputError(
                         f"{path.name}: line {number} holds a JSON {type(record).__name__}, "
@@ -209,18 +392,29 @@ def iter_jsonl(path: Path, config: IngestConfig) -> Iterator[Chunk]:
                 records.append(record)
                 lines.append(number)
                 if len(records) >= config.chunk_rows:
-                    yield Chunk(pd.DataFrame.from_records(records), rows_done + 1, lines)
+                    yield Chunk(_frame(records), rows_done + 1, lines)
                     rows_done += len(records)
                     records, lines = [], []
         except UnicodeDecodeError:
-            if config.encoding is None:
-                raise encoding_error(path) from None
+            if is_utf8(config.encoding):
+                raise encoding_error(path, declared=config.encoding) from None
             raise InputError(
                 f"{path.name}: near line {number + 1}, bytes cannot be decoded as "
                 f"{config.encoding}; pass the file's real encoding, or re-save it as UTF-8."
             ) from None
     if records:
-        yield Chunk(pd.DataFrame.from_records(records), rows_done + 1, lines)
+        yield Chunk(_frame(records), rows_done + 1, lines)
+
+
+def _frame(records: list[dict[str, object]]) -> pd.DataFrame:
+    # One row per record, even for records without keys ({}), which pandas
+    # would otherwise turn into no rows at all.
+    return pd.DataFrame.from_records(records, index=pd.RangeIndex(len(records)))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _csv_encoding(encoding: str | None) -> str:

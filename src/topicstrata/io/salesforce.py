@@ -74,10 +74,18 @@ def load_salesforce(path: Path) -> pd.DataFrame:
     records = _records(opp_path)
     accounts: list[dict[str, Any]] = _records(acc_path) if acc_path is not None else []
     # A tree export may nest opportunities under their account instead.
-    for account in accounts:
+    for number, account in enumerate(accounts, start=1):
         nested = account.get("Opportunities")
         if isinstance(nested, Mapping):
-            for rec in nested.get("records", []):
+            inner = nested.get("records") or []
+            if not isinstance(inner, list) or not all(isinstance(r, Mapping) for r in inner):
+                assert acc_path is not None  # accounts come from a file
+                raise InputError(
+                    f"{acc_path.name}: account record {number} ({_ref(account) or 'no reference'}) "
+                    'has "Opportunities" whose "records" is not a list of objects; fix the '
+                    "export, or re-run `sf data export tree`."
+                )
+            for rec in inner:
                 records.append({**rec, "AccountId": "@" + _ref(account)})
     by_key: dict[str, Mapping[str, Any]] = {}
     for account in accounts:
@@ -132,6 +140,13 @@ def _records(path: Path) -> list[dict[str, Any]]:
         raise InputError(
             f"{path.name}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg}); "
             "fix the export or re-run `sf data export tree`."
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        # Integers of thousands of digits, or arrays nested thousands deep.
+        detail = str(exc)[:160] or type(exc).__name__
+        raise InputError(
+            f"{path.name}: cannot be read as JSON ({detail}); fix the export or re-run "
+            "`sf data export tree`."
         ) from None
     records = document.get("records") if isinstance(document, dict) else document
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

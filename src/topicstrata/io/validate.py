@@ -71,7 +71,15 @@ def validate_chunk(
         if config.default_term_months is None
         else (np.where(np.isnan(term), config.default_term_months, term))
     )
-    annualized = amount * config.annualize_factor / term_for_revenue
+    with np.errstate(over="ignore"):
+        annualized = amount * config.annualize_factor / term_for_revenue
+    for i in np.flatnonzero(np.isinf(annualized)).tolist():
+        reasons[i].append(
+            f"{plan.amount} (amount) {amount[i]:.6g} is too large: its annualized revenue "
+            f"(amount * {config.annualize_factor:g} / {term_for_revenue[i]:g} months) "
+            "overflows; check the value"
+        )
+        annualized[i] = np.nan
 
     statuses: list[str | None] = [None] * n
     messages: list[str] = [""] * n
@@ -167,7 +175,9 @@ def _numbers(
 ) -> np.ndarray:
     """Floats (NaN where missing); unparseable cells add a reason to their row."""
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        # A copy: a column read from Arrow may be a read-only view, and the caller
+        # blanks bad values in place.
+        values = series.to_numpy(dtype="float64", na_value=np.nan, copy=True)
         for i in np.flatnonzero(np.isinf(values)).tolist():
             reasons[i].append(f"{source} ({field}) {values[i]} is not a finite number")
             values[i] = np.nan
@@ -194,7 +204,10 @@ def _parse_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range, from JSON
+            return math.inf
     text = str(value).strip()
     if text.lower() in NULL_TOKENS:
         return math.nan
@@ -211,7 +224,13 @@ def _parse_number(value: Any) -> float | None:
 def _dates(series: pd.Series, source: str | None, reasons: list[list[str]]) -> list[str | None]:
     """ISO dates (``YYYY-MM-DD``); unreadable cells add a reason to their row."""
     if pd.api.types.is_datetime64_any_dtype(series):
-        return [None if pd.isna(v) else v.strftime("%Y-%m-%d") for v in series]
+        out_dt: list[str | None] = []
+        for i, stamp in enumerate(series):
+            text = None if pd.isna(stamp) else _iso_date(stamp)
+            if text is None and not pd.isna(stamp):
+                reasons[i].append(f"{source} (close_date) {stamp} is not a usable date")
+            out_dt.append(text)
+        return out_dt
     out: list[str | None] = []
     parsed_by_text: dict[str, str | None] = {}  # exports repeat a few hundred dates
     for i, text in enumerate(_texts(series)):
@@ -235,7 +254,15 @@ def _parse_date(text: str) -> str | None:
         return None
     if pd.isna(stamp):
         return None
-    return str(stamp.strftime("%Y-%m-%d"))
+    return _iso_date(stamp)
+
+
+def _iso_date(stamp: pd.Timestamp) -> str | None:
+    """``YYYY-MM-DD``, or None for a year Python's dates cannot hold (before 1 or after 9999)."""
+    try:
+        return str(stamp.strftime("%Y-%m-%d"))
+    except (ValueError, NotImplementedError, OverflowError):
+        return None
 
 
 def _fmt(value: Any) -> str:

@@ -65,8 +65,15 @@ def loads_mapping(
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise MappingError(_yaml_message(source, exc)) from exc
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        raise MappingError(
+            f"{source}, line {line}: the file holds a character YAML does not allow "
+            f"({exc.reason}: {_char(exc.character)}); delete it, or re-save the file as "
+            "plain UTF-8 text"
+        ) from exc
     except yaml.YAMLError as exc:
-        raise MappingError(f"{source}: the file is not valid YAML ({exc})") from exc
+        raise MappingError(f"{source}: the file is not valid YAML ({exc}); fix it") from exc
     if node is None:
         raise MappingError(
             f"{source}: the file is empty; a mapping needs at least `version:`, `layer:` "
@@ -91,6 +98,10 @@ def loads_mapping(
     validate_mapping(mapping, known_paths, source=source, lines=lines)
     logger.debug("read %s: %d topics, %d rules", source, len(mapping.topics), len(mapping.rules))
     return mapping
+
+
+def _char(character: object) -> str:
+    return f"#x{character:04x}" if isinstance(character, int) else repr(character)
 
 
 def _yaml_message(source: str, exc: yaml.MarkedYAMLError) -> str:

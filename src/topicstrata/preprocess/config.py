@@ -146,7 +146,9 @@ class PreprocessConfig:
         # the config stays hashable and its fingerprint deterministic.
         for name in ("entity_labels", "template_patterns", "extra_stop_words"):
             value = getattr(self, name)
-            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            if not isinstance(value, list | tuple | set | frozenset) or not all(
+                isinstance(v, str) for v in value
+            ):
                 raise ConfigError(
                     f"PreprocessConfig.{name} must be a list of strings, got {value!r}."
                 )
@@ -184,6 +186,11 @@ class PreprocessConfig:
             )
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ConfigError(f"PreprocessConfig.batch_size={self.batch_size!r}; use an int >= 1.")
+        if not isinstance(self.spacy_model, str) or not self.spacy_model:
+            raise ConfigError(
+                f"PreprocessConfig.spacy_model={self.spacy_model!r}; name an installed spaCy "
+                "pipeline, e.g. 'en_core_web_sm'."
+            )
 
     @property
     def workers(self) -> int:
