@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from topicstrata.config import StrataConfig
 from topicstrata.errors import TopicStrataError
 
 # ------------------------------------------------------------------------ shared
@@ -107,7 +108,7 @@ def _no_stray_errors(what: str) -> Iterator[None]:
 def big_texts(max_bytes: int) -> st.SearchStrategy[str]:
     """A long field: a short unit repeated to a drawn size (Hypothesis cannot draw MBs)."""
     sizes = st.sampled_from(
-        [n for n in (1_000, 20_000, 200_000, 1_000_000, max_bytes) if n <= max_bytes]
+        sorted({n for n in (1_000, 20_000, 200_000, 1_000_000, max_bytes) if n <= max_bytes})
     )
     return st.builds(
         lambda unit, size: (unit * (size // max(1, len(unit)) + 1))[:size],
@@ -145,8 +146,15 @@ def cell_texts(max_bytes: int) -> st.SearchStrategy[str]:
         st.sampled_from(["[1, 2]", "{'a': 1}", "None", "null", "true", "$1,200", "1,5"]),
         st.sampled_from(["a\x00b", "\x00", "line\nbreak", 'say "hi"', "a,b;c|d\te"]),
         st.sampled_from(["2025-06-30", "30/06/2025", "0000-00-00", "9999-99-99", "yesterday"]),
-        big_texts(max_bytes),
+        big_texts(min(max_bytes, CI_FIELD_BYTES)),
     )
+
+
+def _plant_big(draw: st.DrawFn, max_bytes: int) -> str | None:
+    """Now and then one very large field per input (up to ``max_bytes``), never more."""
+    if max_bytes <= CI_FIELD_BYTES or not draw(st.booleans()):
+        return None
+    return draw(big_texts(max_bytes))
 
 
 #: Source column names the readers know, plus others; duplicates and blanks allowed.
@@ -224,6 +232,9 @@ def csv_cases(draw: st.DrawFn, max_field_bytes: int = CI_FIELD_BYTES) -> IngestC
     if draw(st.booleans()):  # mostly a file the reader can use: a text column, an id
         columns = ["id", "details", *[c for c in columns if c not in ("id", "details")]]
     rows = draw(_rows_for(columns, max_field_bytes))
+    big = _plant_big(draw, max_field_bytes)
+    if big is not None and rows:
+        rows[draw(st.integers(0, len(rows) - 1))][draw(st.integers(0, len(columns) - 1))] = big
     delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
     quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
     terminator = draw(st.sampled_from(["\n", "\r\n"]))
@@ -310,6 +321,9 @@ def _records(draw: st.DrawFn, max_field_bytes: int) -> list[dict[str, Any]]:
 def jsonl_cases(draw: st.DrawFn, max_field_bytes: int = CI_FIELD_BYTES) -> IngestCase:
     """JSON Lines: records with any value types, blank lines, bad and truncated lines."""
     records = draw(_records(max_field_bytes))
+    big = _plant_big(draw, max_field_bytes)
+    if big is not None and records:
+        records[draw(st.integers(0, len(records) - 1))]["details"] = big
     lines = [json.dumps(r, ensure_ascii=draw(st.booleans())) for r in records]
     known = True
     for _ in range(draw(st.integers(0, 2))):
@@ -483,6 +497,9 @@ def salesforce_cases(draw: st.DrawFn, max_field_bytes: int = CI_FIELD_BYTES) -> 
         },
     )
     opportunities = draw(st.lists(opportunity, max_size=8))
+    big = _plant_big(draw, max_field_bytes)
+    if big is not None and opportunities:
+        opportunities[draw(st.integers(0, len(opportunities) - 1))]["Description"] = big
     tree = {
         "records": [
             {"attributes": {"type": "Opportunity", "referenceId": f"OpportunityRef{i}"}, **o}
@@ -534,14 +551,18 @@ def ingest_cases(max_field_bytes: int = CI_FIELD_BYTES) -> st.SearchStrategy[Ing
     )
 
 
-def check_ingest(case: IngestCase, folder: Path) -> Outcome:
-    """Write ``case`` into the empty ``folder``, read it, and assert the ingest contract."""
+def check_ingest(case: IngestCase, folder: Path, outcome: Outcome | None = None) -> Outcome:
+    """Write ``case`` into the empty ``folder``, read it, and assert the ingest contract.
+
+    ``outcome``, when given, is filled in as the check goes, so a caller that catches
+    a failed assertion still has the counts.
+    """
     from topicstrata.io import STATUSES, IngestConfig, read_records
 
     for name, data in case.files.items():
         (folder / name).write_bytes(data)
     path = folder if case.read_dir else folder / case.name
-    outcome = Outcome(case.kind)
+    outcome = outcome or Outcome(case.kind)
     with _no_stray_errors(f"{case.kind} ingest"):
         try:
             result = read_records(path, IngestConfig(**case.config))
@@ -779,7 +800,7 @@ def mapping_cases() -> st.SearchStrategy[MappingCase]:
     return st.one_of(mapping_edits(), random_yaml_mappings())
 
 
-def check_mapping(case: MappingCase, folder: Path) -> Outcome:
+def check_mapping(case: MappingCase, folder: Path, outcome: Outcome | None = None) -> Outcome:
     """Read ``case`` as a mapping file next to a valid one; assert the mapping contract.
 
     The edited file either loads (and then dumps and loads back to the same mapping) or
@@ -799,7 +820,7 @@ def check_mapping(case: MappingCase, folder: Path) -> Outcome:
     edited = folder / "mapping.v3.yaml"
     edited.write_bytes(case.text.encode("utf-8", errors="surrogatepass"))
     edited_bytes = edited.read_bytes()
-    outcome = Outcome("mapping")
+    outcome = outcome or Outcome("mapping")
     with _no_stray_errors("mapping"):
         try:
             mapping = load_mapping(edited, KNOWN_PATHS)
@@ -847,8 +868,6 @@ class ConfigCase:
 
 
 def _default_config() -> dict[str, Any]:
-    from topicstrata.config import StrataConfig
-
     data = StrataConfig().model_dump(mode="json")
     data["ingest"] = {"text_cols": ["details"], "chunk_rows": 1000, "delimiter": None}
     data["preprocess"] = {"mode": "fast", "batch_size": 64, "min_token_length": 2}
@@ -997,7 +1016,7 @@ def config_cases(draw: st.DrawFn) -> ConfigCase:
     return ConfigCase("param", params=[*params, *extra], key=key, must_reject=must_reject)
 
 
-def check_config(case: ConfigCase, folder: Path) -> Outcome:
+def check_config(case: ConfigCase, folder: Path, outcome: Outcome | None = None) -> Outcome:
     """Validate ``case`` the way ``strata fit`` does; assert the config contract.
 
     A file goes through ``StrataConfig.from_yaml``; overrides go through the default
@@ -1005,11 +1024,10 @@ def check_config(case: ConfigCase, folder: Path) -> Outcome:
     config before any work. An error must name the file (for a file) and the key
     that was broken; a value that is certainly invalid must not be accepted.
     """
-    from topicstrata.config import StrataConfig
     from topicstrata.pipeline import parse_param_overrides
     from topicstrata.pipeline.topic import build_pipeline, config_sections
 
-    outcome = Outcome("config")
+    outcome = outcome or Outcome("config")
     path = folder / "strata.yaml"
     with _no_stray_errors("config"):
         try:
@@ -1036,7 +1054,8 @@ def check_config(case: ConfigCase, folder: Path) -> Outcome:
 # ------------------------------------------------------------------------ targets
 
 #: Fuzz targets by name: (strategy factory taking the largest field size, oracle).
-TARGETS: dict[str, tuple[Callable[[int], st.SearchStrategy[Any]], Callable[[Any, Path], Outcome]]]
+Oracle = Callable[[Any, Path, Outcome | None], Outcome]
+TARGETS: dict[str, tuple[Callable[[int], st.SearchStrategy[Any]], Oracle]]
 TARGETS = {
     "csv": (csv_cases, check_ingest),
     "jsonl": (jsonl_cases, check_ingest),

@@ -261,8 +261,8 @@ def _csv_error(
         )
     return InputError(
         f"{path.name}: cannot be parsed as CSV ({message}; {rows_done} records read before, "
-        f"delimiter {delimiter!r}). Check the delimiter (delimiter=, CLI: --delimiter) and "
-        "quoting, or pass format= if it is not CSV."
+        f"delimiter {delimiter!r}). Check the delimiter (IngestConfig(delimiter=...), in a "
+        "config file `ingest: {delimiter: ';'}`) and quoting, or pass format= if it is not CSV."
     )
 
 

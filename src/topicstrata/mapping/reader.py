@@ -63,6 +63,11 @@ def loads_mapping(
     """Parse and validate mapping YAML from a string; ``source`` names it in errors."""
     try:
         node = yaml.compose(text, Loader=_Loader)
+    except RecursionError:
+        raise MappingError(
+            f"{source}: the YAML is nested too deeply to read; a mapping has three levels "
+            "(file, topic entry, list); fix the file"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         raise MappingError(_yaml_message(source, exc)) from exc
     except yaml.reader.ReaderError as exc:
@@ -81,7 +86,13 @@ def loads_mapping(
         )
     lines: LineIndex = {}
     problems = Problems(source, lines)
-    data = _Converter(lines, problems).convert(node, (), text_mode=None)
+    try:
+        data = _Converter(lines, problems).convert(node, (), text_mode=None)
+    except RecursionError:
+        raise MappingError(
+            f"{source}, line {node.start_mark.line + 1}: the YAML is nested too deeply to "
+            "read; a mapping has three levels (file, topic entry, list); fix the file"
+        ) from None
     problems.raise_if_any()
     if not isinstance(data, dict):
         raise MappingError(
@@ -123,9 +134,21 @@ class _Converter:
         self.problems = problems
         # A loader over an empty stream reuses SafeLoader's rules for scalars.
         self.constructor = _Loader("")
+        self.seen: set[int] = set()
 
     def convert(self, node: yaml.Node, loc: Loc, text_mode: str | None) -> Any:
         self.lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.CollectionNode):
+            # An alias (*name) reuses its anchor's node; expanding nested aliases can
+            # take exponential time and memory (a "billion laughs" file).
+            if id(node) in self.seen:
+                self.problems.add(
+                    "a list or mapping is repeated with a YAML alias (*name); mapping files "
+                    "do not use anchors and aliases, so write the value out",
+                    loc,
+                )
+                return None
+            self.seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
             if text_mode == "text" and node.tag != _NULL_TAG:
                 return node.value

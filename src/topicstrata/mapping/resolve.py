@@ -82,16 +82,31 @@ class Resolution:
         return final_path
 
     def _final(self, path: str, chain: list[str]) -> str:
-        if path in self._memo:
-            return self._memo[path]
-        if path in chain:
-            cycle = [*chain[chain.index(path) :], path]
-            raise MergeCycleError(
-                "merge cycle " + " -> ".join(cycle) + "; one of these topics must keep its records "
-                "(change its action to keep)",
-                cycle,
-            )
-        result = path
+        # A loop, not recursion: a hand-edited file may chain thousands of merges.
+        trail = list(chain)
+        current = path
+        while current not in self._memo:
+            if current in trail:
+                cycle = [*trail[trail.index(current) :], current]
+                raise MergeCycleError(
+                    "merge cycle " + " -> ".join(cycle) + "; one of these topics must keep its "
+                    "records (change its action to keep)",
+                    cycle,
+                )
+            trail.append(current)
+            target, done = self._step(current)
+            if target is None:
+                result = done
+                break
+            current = target
+        else:
+            result = self._memo[current]
+        for visited in trail[len(chain) :]:
+            self._memo[visited] = result
+        return result
+
+    def _step(self, path: str) -> tuple[str | None, str]:
+        """The merge target to follow from ``path``, or None and where its records end."""
         parts = path.split(".")
         for depth in range(1, len(parts) + 1):
             prefix = ".".join(parts[:depth])
@@ -100,12 +115,9 @@ class Resolution:
                 continue
             action, target = move
             if action == "merge" and target is not None:
-                result = self._final(target, [*chain, path])
-            else:
-                result = OUTLIER if depth == 1 else ".".join(parts[: depth - 1])
-            break
-        self._memo[path] = result
-        return result
+                return target, ""
+            return None, OUTLIER if depth == 1 else ".".join(parts[: depth - 1])
+        return None, path
 
 
 def resolve(mapping: Mapping) -> Resolution:
