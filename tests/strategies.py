@@ -358,7 +358,14 @@ def jsonl_cases(draw: st.DrawFn, max_field_bytes: int = CI_FIELD_BYTES) -> Inges
         known = False
     elif damage == "bom":
         data = codecs.BOM_UTF8 + data
-    config = {"chunk_rows": draw(st.integers(1, 8))}
+    config: dict[str, Any] = {"chunk_rows": draw(st.integers(1, 8))}
+    declared = draw(st.sampled_from([None, None, None, "utf-8", "latin-1", "utf-16"]))
+    if declared is not None:
+        config["encoding"] = declared
+        if declared == "utf-16" and damage == "none":
+            data = data.decode("utf-8").encode("utf-16")
+        elif declared == "utf-16":
+            known = False  # UTF-8 bytes read as UTF-16
     return IngestCase(
         "jsonl", "records.jsonl", {"records.jsonl": data}, config, len(records) if known else None
     )
@@ -1007,6 +1014,7 @@ def config_cases(draw: st.DrawFn) -> ConfigCase:
                 ]
             ),
             max_size=2,
+            unique_by=lambda item: item.partition("=")[0],  # a later --param k=v wins
         )
     )
     broken = {"min_npmi=abc", "auto_approve=maybe", "nokey", "=5", "config=[1]", "data.x=1"}

@@ -194,3 +194,12 @@ def test_sniffing_reads_a_frame_like_the_explicit_delimiter(tmp_path: Path) -> N
     sniffed = read_records(path).table
     explicit = read_records(path, IngestConfig(delimiter="|")).table
     pd.testing.assert_frame_equal(sniffed, explicit)
+
+
+@pytest.mark.parametrize("name", ["u.csv", "u.jsonl"])
+def test_declared_utf16_without_its_byte_order_mark(tmp_path: Path, name: str) -> None:
+    # The UTF-16 decoder raises a plain UnicodeError ("does not start with BOM").
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + '"id","text"\n"1","a"\n'.encode("utf-16-le"))
+    with pytest.raises(InputError, match=rf"{name}: .*cannot be decoded as utf-16 \(.*BOM"):
+        read_records(path, IngestConfig(encoding="utf-16"))

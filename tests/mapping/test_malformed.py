@@ -64,3 +64,10 @@ def test_rejected_file_leaves_the_previous_mapping_alone(tmp_path: Path) -> None
         load_mapping(bad, KNOWN_PATHS)
     assert previous.model_dump() == dumped
     assert good.read_text(encoding="utf-8") == valid_mapping_text()
+
+
+@pytest.mark.parametrize(("text", "value"), [("=", "'='"), ("version: 2025-02-30\n", "2025-02-30")])
+def test_values_the_safe_loader_cannot_build_name_their_line(text: str, value: str) -> None:
+    # "=" carries YAML's "value" tag, which no safe constructor knows: a traceback before.
+    with pytest.raises(MappingError, match=rf"m\.yaml, line 1: the value '?{value}'? cannot be"):
+        loads_mapping(text, source="m.yaml")

@@ -162,7 +162,10 @@ def sniff_delimiter(path: Path, encoding: str | None) -> str:
     with open_binary(path) as fh:
         head = fh.read(_SNIFF_BYTES)
     decoder = codecs.getincrementaldecoder(_text_encoding(encoding))(errors="replace")
-    sample = decoder.decode(head)
+    try:
+        sample = decoder.decode(head)
+    except UnicodeError:  # e.g. "UTF-16 stream does not start with BOM"; the read says more
+        return default
     complete, newline, _ = sample.rpartition("\n")
     if newline and complete:
         sample = complete  # whole lines only: a cut-off last line would skew the counts
@@ -178,18 +181,18 @@ def sniff_delimiter(path: Path, encoding: str | None) -> str:
 
 
 @contextmanager
-def _unraisable_decode_errors() -> Iterator[list[UnicodeDecodeError]]:
-    """Collect the ``UnicodeDecodeError`` s pyarrow raises where it cannot propagate them.
+def _unraisable_decode_errors() -> Iterator[list[UnicodeError]]:
+    """Collect the ``UnicodeError`` s pyarrow raises where it cannot propagate them.
 
     pyarrow decodes some bytes (header names, the text of a malformed row) in
     callbacks, where an exception is only printed as "Exception ignored" and the
     read goes on. Hold this hook around pyarrow calls only, never across a yield.
     """
-    caught: list[UnicodeDecodeError] = []
+    caught: list[UnicodeError] = []
     previous = sys.unraisablehook
 
     def hook(unraisable: sys.UnraisableHookArgs) -> None:
-        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+        if isinstance(unraisable.exc_value, UnicodeError):
             caught.append(unraisable.exc_value)
         else:
             previous(unraisable)
@@ -207,21 +210,24 @@ def _arrow_decoding(path: Path, config: IngestConfig) -> Iterator[None]:
     with _unraisable_decode_errors() as caught:
         try:
             yield
-        except UnicodeDecodeError:
-            raise _decoding_error(path, config) from None
+        except UnicodeError as exc:
+            raise _decoding_error(path, config, exc) from None
         except pa.ArrowInvalid:
             if caught:  # the row pyarrow could not decode is also the one it reports
-                raise _decoding_error(path, config) from None
+                raise _decoding_error(path, config, caught[0]) from None
             raise
     if caught:
-        raise _decoding_error(path, config)
+        raise _decoding_error(path, config, caught[0])
 
 
-def _decoding_error(path: Path, config: IngestConfig) -> InputError:
+def _decoding_error(
+    path: Path, config: IngestConfig, exc: BaseException | None = None
+) -> InputError:
     if is_utf8(config.encoding):
         return encoding_error(path, declared=config.encoding)
+    why = f" ({_short(exc)})" if exc is not None else ""
     return InputError(
-        f"{path.name}: bytes cannot be decoded as {config.encoding}; pass the file's real "
+        f"{path.name}: bytes cannot be decoded as {config.encoding}{why}; pass the file's real "
         "encoding (CLI: --encoding), or re-save it as UTF-8."
     )
 
@@ -300,7 +306,7 @@ def _arrow_guard(path: Path, rows_done: int) -> Iterator[None]:
             yield
         except InputError:
             raise
-        except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError, IndexError) as exc:
+        except (pa.ArrowException, OSError, ValueError, IndexError) as exc:
             raise InputError(_damaged(path, exc, rows_done)) from exc
     if caught:
         raise InputError(_damaged(path, caught[0], rows_done)) from caught[0]
@@ -395,12 +401,13 @@ def iter_jsonl(path: Path, config: IngestConfig) -> Iterator[Chunk]:
                     yield Chunk(_frame(records), rows_done + 1, lines)
                     rows_done += len(records)
                     records, lines = [], []
-        except UnicodeDecodeError:
+        except UnicodeError as exc:  # also "UTF-16 stream does not start with BOM"
             if is_utf8(config.encoding):
                 raise encoding_error(path, declared=config.encoding) from None
             raise InputError(
                 f"{path.name}: near line {number + 1}, bytes cannot be decoded as "
-                f"{config.encoding}; pass the file's real encoding, or re-save it as UTF-8."
+                f"{config.encoding} ({_short(exc)}); pass the file's real encoding, or re-save "
+                "it as UTF-8."
             ) from None
     if records:
         yield Chunk(_frame(records), rows_done + 1, lines)

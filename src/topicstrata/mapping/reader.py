@@ -152,7 +152,16 @@ class _Converter:
         if isinstance(node, yaml.ScalarNode):
             if text_mode == "text" and node.tag != _NULL_TAG:
                 return node.value
-            return self.constructor.construct_object(node)
+            try:
+                return self.constructor.construct_object(node)
+            except (yaml.YAMLError, ValueError, OverflowError) as exc:
+                # A tag no safe loader knows ("="), or a date such as 2025-02-30.
+                problem = getattr(exc, "problem", None) or str(exc)
+                self.problems.add(
+                    f"the value {node.value!r} cannot be read ({problem}); put it in quotes",
+                    loc,
+                )
+                return None
         if isinstance(node, yaml.SequenceNode):
             item_mode = "text" if text_mode == "list" else None
             return [self.convert(child, (*loc, i), item_mode) for i, child in enumerate(node.value)]
