@@ -158,7 +158,8 @@ class _Converter:
                 # A tag no safe loader knows ("="), or a date such as 2025-02-30.
                 problem = getattr(exc, "problem", None) or str(exc)
                 self.problems.add(
-                    f"the value {node.value!r} cannot be read ({problem}); quote it to make it text",
+                    f"the value {node.value!r} cannot be read ({problem}); quote it to make "
+                    "it text",
                     loc,
                 )
                 return None
