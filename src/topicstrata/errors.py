@@ -20,6 +20,8 @@ Messages say what is wrong, where (file, line, row, column) and what to do.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "ConfigError",
     "DependencyError",
@@ -29,7 +31,14 @@ __all__ = [
     "OutputError",
     "PipelineError",
     "TopicStrataError",
+    "output_error",
 ]
+
+#: OSError numbers that mean "this place cannot be written": full, quota, read-only,
+#: permission, I/O.
+WRITE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+)
 
 
 class TopicStrataError(Exception):
@@ -58,6 +67,14 @@ class PipelineError(TopicStrataError, RuntimeError):
 
 class OutputError(TopicStrataError, OSError):
     """An output (run directory, store, cache) cannot be written; names the path."""
+
+
+def output_error(what: str, path: object, exc: BaseException, then: str) -> OutputError:
+    """The one wording of "cannot write": what, where, why, and what to do next."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return OutputError(
+        f"cannot write {what} {path}: {reason}; free space there or make it writable, {then}."
+    )
 
 
 class DependencyError(TopicStrataError, ImportError):

@@ -189,14 +189,14 @@ def test_concurrent_saves_and_loads_of_one_model_never_see_a_missing_or_mixed_mo
         try:
             for _ in range(4):
                 save_ensemble(fitted, target)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     def load() -> None:
         try:
             for _ in range(8):
                 load_ensemble(target)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=f) for f in (save, save, save, load)]

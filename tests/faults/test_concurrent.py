@@ -86,10 +86,9 @@ def test_a_second_writer_of_a_run_directory_waits_and_says_so(tmp_path, caplog):
     from topicstrata.run.outputs import exclusive
 
     run = tmp_path / "run"
-    with exclusive(run):
-        with pytest.raises(OutputError, match=r"run was still being written by another process"):
-            with exclusive(run, wait_s=0.2):
-                pass
+    busy = r"run was still being written by another process"
+    with exclusive(run), pytest.raises(OutputError, match=busy), exclusive(run, wait_s=0.2):
+        pass
     assert "is being written by another process; waiting for it" in caplog.text
     # The first writer finishing lets the waiting one in.
     order: list[str] = []

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from topicstrata._faults import fault_point
-from topicstrata.errors import PipelineError
+from topicstrata.errors import WRITE_ERRNOS, PipelineError, output_error
 from topicstrata.pipeline.hashing import hash_file, hash_path_content
 from topicstrata.pipeline.store import pid_alive
 
@@ -192,6 +192,19 @@ class ArtifactStore:
 
     def put(self, value: Any) -> ArtifactInfo:
         """Serialize ``value``, store it under its content hash and return where."""
+        try:
+            return self._put(value)
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+            raise output_error(
+                "a step result to the artefact store",
+                self.dir,
+                exc,
+                "then resume the run (`strata pipeline resume RUN`)",
+            ) from exc
+
+    def _put(self, value: Any) -> ArtifactInfo:
         self.dir.mkdir(parents=True, exist_ok=True)
         serializer = _serializer_for(value)
         tmp = Path(tempfile.mkdtemp(prefix=f"tmp-{_HOST}-{os.getpid()}-", dir=self.dir))
@@ -200,6 +213,8 @@ class ArtifactStore:
             try:
                 _write(serializer, value, data)
             except Exception as exc:
+                if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+                    raise  # the disk, not the value: no pickle fallback
                 if serializer == "pickle":
                     raise PipelineError(
                         f"cannot store a {type(value).__name__} result: {exc}; "

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from topicstrata._faults import fault_point
-from topicstrata.errors import PipelineError
+from topicstrata.errors import PipelineError, output_error
 
 __all__ = ["RunRecord", "RunStore", "StepRecord"]
 
@@ -158,14 +158,23 @@ class RunRecord:
         return out
 
 
+#: SQLite's words for "the disk cannot take this write".
+_WRITE_FAILURES = ("full", "readonly", "read-only", "disk I/O", "unable to open")
+
+
 class RunStore:
     """SQLite store of runs, step executions, lineage and the cache index."""
 
     def __init__(self, root: str | Path = ".") -> None:
         self.root = Path(root)
         self.path = self.root / ".strata" / "strata.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_error(
+                "the run store", self.path.parent, exc, "or choose another --root"
+            ) from exc
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
@@ -188,9 +197,19 @@ class RunStore:
             # WAL + NORMAL survives a killed process; only a power cut may lose the last commit.
             con.execute("PRAGMA synchronous=NORMAL")
             self._local.con = con
-        with con:
-            yield con
-            fault_point("db-transaction")
+        try:
+            with con:
+                yield con
+                fault_point("db-transaction")
+        except sqlite3.OperationalError as exc:
+            if not any(word in str(exc) for word in _WRITE_FAILURES):
+                raise
+            raise output_error(
+                "the run store",
+                self.path,
+                exc,
+                "then resume the run (`strata pipeline resume RUN`) or run it again",
+            ) from exc
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""

@@ -57,7 +57,7 @@ from topicstrata.pipeline.steps import (
     TuningStep,
 )
 from topicstrata.run import steps
-from topicstrata.run.outputs import write_run
+from topicstrata.run.outputs import check_writable, write_run, writing
 
 CPUS = float(os.cpu_count() or 1)
 SECTIONS = ("ingest", "preprocess", "embed", "ensemble", "tune", "stability")
@@ -76,11 +76,15 @@ FIT_CODE = [
 
 
 # --------------------------------------------------------------------------- steps
-def locate(data: str) -> Path:
-    """The input file; a Path output is fingerprinted by content, so edits rerun ingest."""
+def locate(data: str, output: str) -> Path:
+    """The input file; a Path output is fingerprinted by content, so edits rerun ingest.
+
+    Also fails at once when the run directory cannot be written (read-only, full), not
+    after the hours of work before ``write_run``."""
     path = Path(data)
     if not path.exists():
         raise InputError(f"{data}: no such file or folder; check the data path.")
+    check_writable(Path(output))
     return path.resolve()
 
 
@@ -282,8 +286,9 @@ def _rule_texts(mapping: Mapping, views: pd.DataFrame) -> list[str] | None:
 def publish_mapping(mapping: Mapping, output: str) -> Path:
     """Write the draft mapping where a person can edit it (the review step points there)."""
     path = Path(output) / f"mapping.v{mapping.version}.draft.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dump_mapping(mapping, path)
+    with writing(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dump_mapping(mapping, path)
     return path
 
 
@@ -389,7 +394,9 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
     model_name = ParameterString("model_name", default="", description="Register under name.")
     tune_trials = ParameterInteger("tune_trials", default=0, description="Tuning trials (0: off).")
 
-    where = ProcessingStep("locate", locate, {"data": data}, cache=CachePolicy(enabled=False))
+    where = ProcessingStep(
+        "locate", locate, {"data": data, "output": output}, cache=CachePolicy(enabled=False)
+    )
     sections = ProcessingStep("config", config_sections, {"config": config}, outputs=SECTIONS)
     given = ProcessingStep(
         "read_mapping",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from filelock import FileLock, Timeout
 from topicstrata.ensemble import Ensemble
 from topicstrata.ensemble.persist import MANIFEST
 from topicstrata.ensemble.predictor import TopicPredictor
-from topicstrata.errors import OutputError
+from topicstrata.errors import OutputError, output_error
 from topicstrata.io import RowReport, write_table
 from topicstrata.io.schema import ANNUALIZED_REVENUE, ID, INDUSTRY
 from topicstrata.io.writers import atomic_path
@@ -63,6 +64,30 @@ def write_json(path: Path, data: Any) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
     return path
+
+
+#: What a user does once a run directory can be written again.
+THEN_RESUME = "or choose another --output; then resume the run (`strata pipeline resume RUN`)"
+
+
+@contextmanager
+def writing(run_dir: Path) -> Iterator[None]:
+    """Turn a failed write under ``run_dir`` (disk full, read-only...) into an
+    ``OutputError`` naming it; what was written is renamed into place only when whole."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise output_error("the run directory", run_dir, exc, THEN_RESUME) from exc
+
+
+def check_writable(run_dir: Path) -> None:
+    """Fail before any work when the run directory cannot be written (a probe file)."""
+    with writing(run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".probe-"):
+            pass
 
 
 @contextmanager
@@ -146,7 +171,7 @@ def write_run(
 ) -> dict[str, Path]:
     """Write every run-directory file, holding its write lock; returns name -> path."""
     run_dir = Path(run_dir)
-    with exclusive(run_dir):
+    with writing(run_dir), exclusive(run_dir):
         return _write_run(
             run_dir, table, report, ensemble, predictor, metrics, views, label_cols or []
         )
