@@ -124,6 +124,18 @@ def _env(trace: Path | None = None, fault: str | None = None) -> dict[str, str]:
     return env
 
 
+def reference_run(base: Path) -> tuple[Path, Path, Path]:
+    """Dirty opportunities (400 rows), the harness config and one uninterrupted run of
+    them under ``base``: ``(data, config, reference run directory)``."""
+    from _support.runs import write_dirty_opportunities
+
+    data = base / "data.csv"
+    write_dirty_opportunities(data, rows=400)
+    config = write_config(base / "config.yaml")
+    census(data, config, base / "reference")
+    return data, config, base / "reference" / "run"
+
+
 def census(data: Path, config: Path, root: Path) -> Counter[str]:
     """One uninterrupted ``strata fit`` in ``root`` (the reference); hits per point."""
     root.mkdir(parents=True, exist_ok=True)

@@ -204,6 +204,8 @@ def test_concurrent_saves_and_loads_of_one_model_never_see_a_missing_or_mixed_mo
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    import traceback
+
+    assert errors == [], "".join(traceback.format_exception(errors[0]))
     verify_manifest(target)
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # nothing renamed aside is left

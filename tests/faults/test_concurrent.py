@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from _support.faults import RUN_LIMIT_S, _env, _fit_cmd, census, check_store, integrity
-from _support.faults import write_config as write_fault_config
-from _support.runs import write_dirty_opportunities
+from _support.faults import RUN_LIMIT_S, _env, _fit_cmd, check_store, integrity, reference_run
 from topicstrata.ensemble import verify_manifest
 from topicstrata.pipeline import list_runs
 
@@ -24,12 +22,7 @@ RESULT_FILES = ("assignments.parquet", "topics.parquet")
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    base = tmp_path_factory.mktemp("concurrent")
-    data = base / "data.csv"
-    write_dirty_opportunities(data, rows=400)
-    config = write_fault_config(base / "config.yaml")
-    census(data, config, base / "reference")
-    return data, config, base / "reference"
+    return reference_run(tmp_path_factory.mktemp("concurrent"))
 
 
 def _start(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -68,7 +61,7 @@ def test_two_fits_on_one_root_at_once_both_succeed(reference, tmp_path, outputs)
     assert codes == [0, 0], "\n\n".join(logs)
     for run in set(runs):
         for name in RESULT_FILES:
-            assert (run / name).read_bytes() == (ref / "run" / name).read_bytes(), (run, name)
+            assert (run / name).read_bytes() == (ref / name).read_bytes(), (run, name)
         verify_manifest(run / "model")  # complete and consistent, not two writers' mix
         assert not [p.name for p in run.iterdir() if p.name.startswith(".") and p.is_dir()]
     assert not [p.name for p in root.iterdir() if p.name.startswith(".run")]  # staging left

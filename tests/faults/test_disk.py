@@ -22,12 +22,10 @@ from _support.faults import (
     _env,
     _fit_cmd,
     _run,
-    census,
     check_store,
     integrity,
-    write_config,
+    reference_run,
 )
-from _support.runs import write_dirty_opportunities
 from topicstrata.ensemble import verify_manifest
 from topicstrata.pipeline import list_runs
 
@@ -59,12 +57,7 @@ def remount(path: Path, options: str) -> None:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    base = tmp_path_factory.mktemp("disk")
-    data = base / "data.csv"
-    write_dirty_opportunities(data, rows=400)
-    config = write_config(base / "config.yaml")
-    census(data, config, base / "reference")
-    return data, config, base / "reference" / "run"
+    return reference_run(tmp_path_factory.mktemp("disk"))
 
 
 def _wide_env() -> dict[str, str]:

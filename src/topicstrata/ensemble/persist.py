@@ -33,6 +33,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -184,9 +185,42 @@ def verify_manifest(directory: str | Path) -> dict[str, str]:
     return files
 
 
+#: How often a load starts again when the model folder was replaced while it read.
+LOAD_TRIES = 20
+
+
 def load_ensemble(directory: str | Path) -> Ensemble:
-    """Load a model saved by ``save_ensemble`` after verifying its manifest."""
+    """Load a model saved by ``save_ensemble`` after verifying its manifest.
+
+    A save replaces the folder with two renames (old aside, new in): a load that
+    overlaps them finds files gone or the folder briefly absent. It then starts again
+    on the folder now in place, so it returns the old model or the new one; a file
+    missing from a folder nobody replaced is an error at once."""
     directory = Path(directory)
+    for attempt in range(LOAD_TRIES):
+        before = _identity(directory)
+        try:
+            ensemble = _load(directory)
+        except Exception:
+            replaced = before is None or _identity(directory) != before
+            if not replaced or attempt == LOAD_TRIES - 1:
+                raise
+        else:
+            if _identity(directory) == before:  # not replaced while read: one model
+                return ensemble
+        time.sleep(0.01 * (attempt + 1))
+    raise ModelError(f"cannot load {directory}: other processes keep replacing it.")
+
+
+def _identity(directory: Path) -> tuple[int, int] | None:
+    try:
+        st = directory.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _load(directory: Path) -> Ensemble:
     verify_manifest(directory)
     meta = json.loads((directory / "ensemble.json").read_text(encoding="utf-8"))
     config = EnsembleConfig.model_validate(meta["config"])

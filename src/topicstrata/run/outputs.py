@@ -170,56 +170,41 @@ def write_run(
     label_cols: list[str] | None = None,
 ) -> dict[str, Path]:
     """Write every run-directory file, holding its write lock; returns name -> path."""
-    run_dir = Path(run_dir)
-    with writing(run_dir), exclusive(run_dir):
-        return _write_run(
-            run_dir, table, report, ensemble, predictor, metrics, views, label_cols or []
-        )
-
-
-def _write_run(
-    run_dir: Path,
-    table: pd.DataFrame,
-    report: RowReport,
-    ensemble: Ensemble,
-    predictor: TopicPredictor,
-    metrics: dict[str, Any],
-    views: pd.DataFrame,
-    label_cols: list[str],
-) -> dict[str, Path]:
     from topicstrata.run.report import render_report
 
-    assignments = assignments_frame(ensemble, table)
-    topics = topics_frame(ensemble)
-    written = {
-        ASSIGNMENTS: write_table(assignments, run_dir / ASSIGNMENTS),
-        TOPICS: write_table(topics, run_dir / TOPICS),
-        HIERARCHY: write_json(run_dir / HIERARCHY, hierarchy(ensemble, assignments)),
-    }
-    for mapping in ensemble.mappings_:
-        name = f"mapping.v{mapping.version}.yaml"
-        dump_mapping(mapping, run_dir / name)
-        written[name] = run_dir / name
-    written[MODEL] = predictor.save(run_dir / MODEL)
-    written.update({Path(p).name: Path(p) for p in report.write(run_dir)})
-    written[METRICS] = write_json(run_dir / METRICS, metrics)
-    # The keyword corpus (for re-evaluating coherence) and the label columns used.
-    keep = [c for c in label_cols if c in table.columns]
-    view_frame = pd.concat(
-        [
-            table[[ID]].reset_index(drop=True),
-            views.reset_index(drop=True),
-            table[keep].reset_index(drop=True),
-        ],
-        axis=1,
-    )
-    written[VIEWS] = write_table(view_frame, run_dir / VIEWS)
-    texts = dict(zip(table[ID].astype(str), table["text"].astype(str), strict=True))
-    html = render_report(ensemble, assignments, topics, metrics, texts)
-    page = run_dir / REPORT
-    with atomic_path(page) as tmp:
-        tmp.write_text(html, encoding="utf-8")
-    written[REPORT] = page
-    for draft in run_dir.glob("mapping.v*.draft.yaml"):
-        draft.unlink(missing_ok=True)  # accepted: the final mapping files replace them
-    return written
+    run_dir = Path(run_dir)
+    with writing(run_dir), exclusive(run_dir):
+        assignments = assignments_frame(ensemble, table)
+        topics = topics_frame(ensemble)
+        written = {
+            ASSIGNMENTS: write_table(assignments, run_dir / ASSIGNMENTS),
+            TOPICS: write_table(topics, run_dir / TOPICS),
+            HIERARCHY: write_json(run_dir / HIERARCHY, hierarchy(ensemble, assignments)),
+        }
+        for mapping in ensemble.mappings_:
+            name = f"mapping.v{mapping.version}.yaml"
+            dump_mapping(mapping, run_dir / name)
+            written[name] = run_dir / name
+        written[MODEL] = predictor.save(run_dir / MODEL)
+        written.update({Path(p).name: Path(p) for p in report.write(run_dir)})
+        written[METRICS] = write_json(run_dir / METRICS, metrics)
+        # The keyword corpus (for re-evaluating coherence) and the label columns used.
+        keep = [c for c in (label_cols or []) if c in table.columns]
+        view_frame = pd.concat(
+            [
+                table[[ID]].reset_index(drop=True),
+                views.reset_index(drop=True),
+                table[keep].reset_index(drop=True),
+            ],
+            axis=1,
+        )
+        written[VIEWS] = write_table(view_frame, run_dir / VIEWS)
+        texts = dict(zip(table[ID].astype(str), table["text"].astype(str), strict=True))
+        html = render_report(ensemble, assignments, topics, metrics, texts)
+        page = run_dir / REPORT
+        with atomic_path(page) as tmp:
+            tmp.write_text(html, encoding="utf-8")
+        written[REPORT] = page
+        for draft in run_dir.glob("mapping.v*.draft.yaml"):
+            draft.unlink(missing_ok=True)  # accepted: the final mapping files replace them
+        return written
