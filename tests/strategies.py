@@ -1018,7 +1018,7 @@ def config_cases(draw: st.DrawFn) -> ConfigCase:
         )
     )
     broken = {"min_npmi=abc", "auto_approve=maybe", "nokey", "=5", "config=[1]", "data.x=1"}
-    broken.add("tune_trials=1e400")
+    broken.update({"tune_trials=1e400", "min_npmi=nan"})  # nan: a gate that refuses all
     if broken & set(extra):
         key, must_reject = None, True
     return ConfigCase("param", params=[*params, *extra], key=key, must_reject=must_reject)

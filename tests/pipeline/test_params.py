@@ -96,3 +96,14 @@ def test_config_file_errors(tmp_path):
     bad.write_text("- 1\n- 2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="mapping of parameter names"):
         load_config_file(bad)
+
+
+def test_a_float_parameter_refuses_nan():
+    # nan compares false with everything: min_npmi=nan made the quality gate refuse every
+    # model (found by bench/fuzz.py's config target).
+    param = ParameterFloat("min_npmi", default=-1.0)
+    with pytest.raises(ConfigError, match=r"'min_npmi' expects a number, not nan"):
+        param.parse("nan")
+    with pytest.raises(ConfigError, match="not nan"):
+        param.validate(float("nan"))
+    assert param.parse(" 0.25 ") == 0.25

@@ -9,6 +9,7 @@ config file, command line.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,13 +122,16 @@ class ParameterFloat(Parameter):
     def validate(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._bad(value, "a number")
+        if math.isnan(value):  # compares false with everything: a gate would refuse all
+            raise self._bad(value, "a number, not nan")
         return float(value)
 
     def parse(self, raw: str) -> Any:
         try:
-            return float(raw.strip())
+            number = float(raw.strip())
         except ValueError:
             raise self._bad(raw, "a number") from None
+        return self.validate(number)
 
 
 @dataclass(frozen=True, eq=False)
