@@ -43,8 +43,15 @@ FUZZ = settings(
 
 
 def _ingest(case: IngestCase) -> None:
+    """The oracle asserts the contract as it reads (message, reasons, unique ids); what
+    it returns must be a clean error or a report that accounts for every record."""
     with tempfile.TemporaryDirectory() as tmp:
-        check_ingest(case, Path(tmp))
+        outcome = check_ingest(case, Path(tmp))
+    if outcome.error is None:
+        assert outcome.rows_in == outcome.ok + outcome.rejected, outcome
+        assert outcome.unaccounted == 0, outcome
+    else:
+        assert outcome.error.strip(), outcome
 
 
 @FUZZ

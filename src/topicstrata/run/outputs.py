@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 from topicstrata.ensemble import Ensemble
 from topicstrata.ensemble.persist import MANIFEST
 from topicstrata.ensemble.predictor import TopicPredictor
-from topicstrata.errors import OutputError, output_error
+from topicstrata.errors import WRITE_ERRNOS, OutputError, output_error
 from topicstrata.io import RowReport, write_table
 from topicstrata.io.schema import ANNUALIZED_REVENUE, ID, INDUSTRY
 from topicstrata.io.writers import atomic_path
@@ -79,6 +79,8 @@ def writing(run_dir: Path) -> Iterator[None]:
     except OutputError:
         raise
     except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:  # a bug, not the disk: keep its own message
+            raise
         raise output_error("the run directory", run_dir, exc, THEN_RESUME) from exc
 
 
