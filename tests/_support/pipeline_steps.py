@@ -86,6 +86,14 @@ def sleepy(seconds: float) -> str:
     return "woke"
 
 
+def chatty(message: str) -> str:
+    """Logs through a library logger, as library code called by a step does."""
+    import logging
+
+    logging.getLogger("topicstrata.embed.api").info("library says %s", message)
+    return message
+
+
 def fragile(flag: str, value: float) -> float:
     if not Path(flag).exists():
         raise RuntimeError(f"flag file {flag} is missing")

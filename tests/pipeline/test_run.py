@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 import pytest
@@ -75,6 +76,17 @@ def test_step_in_child_process_succeeds(tmp_path):
     step = ProcessingStep("nap", s.sleepy, inputs={"seconds": 0.0}, timeout=60)
     result = run_pipeline(Pipeline("child", [], [step]), root=tmp_path)
     assert result.output("nap") == "woke"
+
+
+def test_library_logs_of_a_step_in_a_child_process_reach_the_parent(tmp_path, caplog):
+    """A step run in a child process (here: it has a timeout) logs through library
+    loggers; those records reach the run's step logger, as for a step run in-process."""
+    step = ProcessingStep("talk", s.chatty, inputs={"message": "hello"}, timeout=60)
+    with caplog.at_level(logging.INFO):
+        run_pipeline(Pipeline("child-logs", [], [step]), root=tmp_path)
+    forwarded = [r for r in caplog.records if r.name == "topicstrata.pipeline.step.talk"]
+    assert [r.getMessage() for r in forwarded] == ["library says hello"]
+    assert forwarded[0].levelno == logging.INFO
 
 
 def _fragile_pipeline(flag: str, counter: str) -> Pipeline:

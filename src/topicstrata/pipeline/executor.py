@@ -237,8 +237,28 @@ def _shutdown_loky() -> None:
         executor.shutdown(wait=True)
 
 
+class _ForwardLogs(logging.Handler):
+    """Sends the library's log records in a step's child process to the parent, as step
+    log events, so ``-v`` shows what a step run in a child does (e.g. the embed step's
+    cache hits) as it does for a step run in this process."""
+
+    def __init__(self, step: str, put: Emit) -> None:
+        super().__init__(logging.INFO)
+        self._step = step
+        self._put = put
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._put(("log", self._step, record.levelno, record.getMessage()))
+        except Exception:
+            self.handleError(record)
+
+
 def _child_main(task: StepTask, events: Any) -> None:
     """Entry point of the child process: run one attempt and send the result back."""
+    library = logging.getLogger("topicstrata")
+    library.setLevel(logging.INFO)
+    library.addHandler(_ForwardLogs(task.step, events.put))
     try:
         result = run_attempt(task, events.put)
     finally:
