@@ -296,9 +296,11 @@ def demo(
 
 def _register_commands() -> None:
     """Commands that live in their own modules (their imports stay lazy)."""
+    from topicstrata.cli.serve import serve_command
     from topicstrata.cli.tune import tune_command
 
     app.command("tune")(tune_command)
+    app.command("serve")(serve_command)
 
 
 _register_commands()
