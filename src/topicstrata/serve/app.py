@@ -10,17 +10,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from topicstrata._version import __version__
 from topicstrata.serve import routes
 from topicstrata.serve.holder import ModelHolder
 from topicstrata.serve.limits import BodyLimitMiddleware
 from topicstrata.serve.metrics import Metrics, MetricsMiddleware
-from topicstrata.serve.problems import install_handlers
-from topicstrata.serve.settings import ServeSettings
-from topicstrata.serve.source import ModelSource, load_source, parse_source
+from topicstrata.serve.problems import PROBLEM_MEDIA_TYPE, install_handlers
+from topicstrata.serve.settings import Limits, ServeSettings
+from topicstrata.serve.source import ModelSource, ServedModel, load_source, parse_source
 
 __all__ = ["create_app"]
 
@@ -43,7 +45,12 @@ def create_app(source: str | Path | ModelSource, settings: ServeSettings | None 
         tracking_uri=settings.tracking_uri,
     )
     metrics = Metrics()
-    holder = ModelHolder(load(), load, on_swap=metrics.set_model)
+
+    def swapped(model: ServedModel) -> None:
+        metrics.set_model(model)
+        app.openapi_schema = None  # the text fields may differ: rebuild the schema
+
+    holder = ModelHolder(load(), load, on_swap=swapped)
     metrics.set_model(holder.current)
     if not settings.keys.configured:
         logger.warning("no API keys configured: every caller is let in; listen on loopback only")
@@ -75,7 +82,64 @@ def create_app(source: str | Path | ModelSource, settings: ServeSettings | None 
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.limits.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            _document_records(schema, holder.current.text_fields, settings.limits)
+            _problem_only(schema)
+            if not settings.keys.configured:
+                _drop_security(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _problem_only(schema: dict[str, Any]) -> None:
+    """Error responses are documented once, as ``application/problem+json``."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[:1] in "45" and PROBLEM_MEDIA_TYPE in content:
+                    content.pop("application/json", None)
+
+
+def _drop_security(schema: dict[str, Any]) -> None:
+    """Without keys the routes are open (loopback only): the schema must not ask for one."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.pop("security", None)
+            operation.get("responses", {}).pop("401", None)
+    schema.get("components", {}).pop("securitySchemes", None)
+
+
+def _document_records(schema: dict[str, Any], text_fields: list[str], limits: Limits) -> None:
+    """Name the served model's text fields and the limits in the request schema, so a
+    generated client (and a schema-driven test) knows what a record must hold."""
+    request = schema["components"]["schemas"]["PredictRequest"]["properties"]["records"]
+    value = {
+        "anyOf": [
+            {"type": "string", "maxLength": limits.max_field_chars},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
+    }
+    request["maxItems"] = limits.max_records
+    request["items"] = {
+        "type": "object",
+        "required": list(text_fields),
+        "properties": {
+            "id": {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
+            **{name: value for name in text_fields},
+        },
+        "additionalProperties": request["items"].get("additionalProperties", True),
+    }
 
 
 def _on_hup(holder: ModelHolder) -> None:

@@ -215,13 +215,15 @@ def reload_status(request: Request) -> ReloadInfo:
     return _reload_info(_holder(request).reload_status)
 
 
-@ops.get("/healthz", response_model=Health)
+@ops.get("/healthz", response_model=Health, responses=problems(500))
 def healthz() -> Health:
     """The process is alive (says nothing about the model)."""
     return Health()
 
 
-@ops.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+@ops.get(
+    "/readyz", response_model=Readiness, responses={503: {"model": Readiness}, **problems(500)}
+)
 def readyz(request: Request) -> Any:
     """Ready once the model is loaded and a warm-up prediction has run."""
     holder = _holder(request)
@@ -237,7 +239,7 @@ def readyz(request: Request) -> Any:
 @ops.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **problems(500)},
 )
 def metrics(request: Request) -> Response:
     """Prometheus text format."""
