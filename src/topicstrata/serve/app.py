@@ -78,7 +78,7 @@ def create_app(source: str | Path | ModelSource, settings: ServeSettings | None 
     app.state.holder = holder
     app.state.metrics = metrics
     install_handlers(app)
-    for router in (routes.predict, routes.topics, routes.admin, routes.ops):
+    for router in (routes.predict, routes.topics, routes.info, routes.admin, routes.ops):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.limits.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -38,7 +38,7 @@ from topicstrata.serve.schemas import (
 from topicstrata.serve.settings import ServeSettings
 from topicstrata.serve.source import ServedModel
 
-__all__ = ["admin", "ops", "predict", "topics"]
+__all__ = ["admin", "info", "ops", "predict", "topics"]
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -56,6 +56,7 @@ _API_ERRORS = problems(401, 403, 404, 405, 413, 422, 500)
 
 predict = APIRouter(prefix="/v1", tags=["predict"], dependencies=[Depends(require_key)])
 topics = APIRouter(prefix="/v1", tags=["topics"], dependencies=[Depends(require_key)])
+info = APIRouter(prefix="/v1", tags=["model"], dependencies=[Depends(require_key)])
 admin = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 ops = APIRouter(tags=["operations"])
 
@@ -163,7 +164,7 @@ def get_topic(path: str, request: Request) -> TopicDetail:
     return rows[path]
 
 
-@topics.get("/model", responses=_API_ERRORS, response_model=ModelCard)
+@info.get("/model", responses=_API_ERRORS, response_model=ModelCard)
 def model_card(request: Request) -> ModelCard:
     """Which model is served: name, version, alias, approval, mapping, embedder, dates."""
     return ModelCard(**_holder(request).current.describe())
