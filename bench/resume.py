@@ -9,15 +9,15 @@ teacher sample and the student), in one fresh root and cache:
 1. ``strata fit`` is killed (SIGKILL to its process group, ``topicstrata._faults``) while
    the teacher embeds: at the ``--embed-kill``-th embedding chunk, i.e. with that chunk's
    vectors appended to the cache but not committed;
-2. ``strata pipeline resume RUN`` continues it and is killed again in layer 2, after its
-   ``--layer-kill``-th per-topic item was stored;
+2. ``strata pipeline resume RUN`` continues it and is killed again in the layers, as its
+   ``--layer-kill``-th per-topic fan-out item was stored (not yet cached);
 3. ``strata pipeline resume RUN`` finishes it.
 
 Each phase's wall time and what it reused come from the run's own log lines: the embed
 step's ``N cached, M to encode`` and each fan-out's ``N item(s) from cache, M computed``.
 The checks: the resumed embedding encodes only what the killed one had not committed
-(the finished chunks are not encoded again), the resumed layer 2 computes only the topics
-the killed one had not stored, and the run ends ``succeeded`` with every record assigned
+(the finished chunks are not encoded again), the last resume takes the fan-out items the
+killed one finished from the cache, and the run ends ``succeeded`` with every record assigned
 (and, with ``--reference``, ``assignments.parquet`` byte-identical to an uninterrupted
 run's). Markdown table on stdout, JSON in ``--out``; exits 1 when a check fails.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import signal
@@ -45,6 +46,7 @@ STRATA = str(Path(sys.executable).with_name("strata"))
 EMBED_LINE = re.compile(
     r"embed: ([\d,]+) texts, ([\d,]+) unique, ([\d,]+) cached, ([\d,]+) to encode"
 )
+TEACHER_LINE = re.compile(r"'teacher_texts': (\d+)")
 MAP_LINE = re.compile(r"INFO\s+(\S[^:\n]*): (\d+) item\(s\) from cache, (\d+) computed")
 
 
@@ -69,6 +71,40 @@ def numbers(text: str) -> dict[str, Any]:
     embed = [tuple(int(g.replace(",", "")) for g in m.groups()) for m in EMBED_LINE.finditer(text)]
     maps = [(m.group(1).strip(), int(m.group(2)), int(m.group(3))) for m in MAP_LINE.finditer(text)]
     return {"embed": embed, "maps": maps}
+
+
+def resume_checks(
+    second: dict[str, Any], third: dict[str, Any], embed_kill: int, flush: int
+) -> list[str]:
+    """What the resumes must have reused.
+
+    Embedding: the first kill came as chunk ``embed_kill`` was written, so
+    ``embed_kill - 1`` chunks were committed; the resumed embed step encodes the rest of
+    the teacher sample only (from its embed log line, or else from its number of chunk
+    writes). Layers: the last resume takes the fan-out items the killed one stored from
+    the cache (the first fan-out it runs is the one the kill interrupted).
+    """
+    failures: list[str] = []
+    committed = (embed_kill - 1) * flush
+    teacher = second["teacher_texts"]
+    lines = [e for e in second["embed"] if e[1] == teacher]
+    if lines:
+        _texts, unique, cached, encoded = lines[0]
+        if cached < committed or cached + encoded != unique:
+            failures.append(f"resumed embed: {cached} cached, {encoded} encoded of {unique}")
+    elif teacher is None:
+        failures.append("phase 2 logged neither its embed line nor the teacher sample size")
+    else:
+        expected = math.ceil((teacher - committed) / flush)
+        if second["embed_chunks_written"] != expected:
+            failures.append(
+                f"resumed embed wrote {second['embed_chunks_written']} chunks; "
+                f"{expected} were left of {teacher} teacher texts"
+            )
+    resumed = third["maps"][0] if third["maps"] else None
+    if resumed is None or resumed[1] < 1:
+        failures.append(f"the last resume reused no fan-out item: {third['maps']}")
+    return failures
 
 
 def hits(trace: Path, point: str) -> int:
@@ -110,9 +146,9 @@ def main() -> None:
         killed = rc == -signal.SIGKILL
         entry = {"phase": name, "fault": fault, "rc": rc, "killed": killed}
         entry |= {"seconds": round(seconds, 1), **numbers(text)}
-        entry["embed_chunks_committed"] = hits(trace, "embed-chunk") - int(
-            bool(fault and fault.startswith("embed-chunk") and killed)
-        )
+        entry["embed_chunks_written"] = hits(trace, "embed-chunk")
+        sizes = TEACHER_LINE.findall(text)
+        entry["teacher_texts"] = int(sizes[0]) if sizes else None
         entry["map_items_stored"] = hits(trace, "map-item")
         phases.append(entry)
         print(f"{name}: rc {rc} in {seconds:.0f} s; {numbers(text)}", file=sys.stderr)
@@ -125,29 +161,13 @@ def main() -> None:
 
     run_id = list_runs(root, limit=1)[0].run_id
     resume = [STRATA, "pipeline", "resume", run_id, "-v", "--root", str(root)]
-    phase("2-resume-killed-in-layer-2", resume, f"map-item:{args.layer_kill}")
+    phase("2-resume-killed-in-a-layer", resume, f"map-item:{args.layer_kill}")
     phase("3-resume-to-the-end", resume, None)
     _first, second, third = phases
     if phases[-1]["rc"] != 0:
         failures.append(f"the last resume exited with {phases[-1]['rc']}")
 
-    # The embedding: the resumed step encodes only what the killed one had not committed.
-    committed = (args.embed_kill - 1) * _flush_rows()
-    teacher = [e for e in second["embed"] if e[3] or e[2]]
-    if teacher:
-        _texts, unique, cached, encoded = teacher[0]
-        if cached < committed:
-            failures.append(f"resume found {cached} cached texts, {committed} were committed")
-        if cached + encoded != unique:
-            failures.append(f"resume: {cached} cached + {encoded} encoded != {unique} unique")
-    else:
-        failures.append("phase 2 logged no embed line")
-    # Layer 2: every per-topic item the killed resume stored and cached (its map-item hits
-    # but the last, minus the items of the fan-outs it finished) comes from the cache.
-    stored = second["map_items_stored"] - 1 - sum(c for _n, _h, c in second["maps"])
-    resumed = third["maps"][0] if third["maps"] else None
-    if resumed is None or resumed[1] != stored or stored < 1:
-        failures.append(f"phase 2 cached {stored} topic(s); the last resume reused {resumed}")
+    failures += resume_checks(second, third, args.embed_kill, _flush_rows())
     assigned = 0
     assignments = root / "run" / "assignments.parquet"
     if assignments.exists():
