@@ -82,7 +82,9 @@ def test_library_logs_of_a_step_in_a_child_process_reach_the_parent(tmp_path, ca
     """A step run in a child process (here: it has a timeout) logs through library
     loggers; those records reach the run's step logger, as for a step run in-process."""
     step = ProcessingStep("talk", s.chatty, inputs={"message": "hello"}, timeout=60)
-    with caplog.at_level(logging.INFO):
+    # On the library's logger: an in-process CLI test before this one may have set it to
+    # WARNING (as `strata` without -v does).
+    with caplog.at_level(logging.INFO, logger="topicstrata"):
         run_pipeline(Pipeline("child-logs", [], [step]), root=tmp_path)
     forwarded = [r for r in caplog.records if r.name == "topicstrata.pipeline.step.talk"]
     assert [r.getMessage() for r in forwarded] == ["library says hello"]
