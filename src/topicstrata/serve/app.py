@@ -77,6 +77,9 @@ def create_app(source: str | Path | ModelSource, settings: ServeSettings | None 
     app.state.settings = settings
     app.state.holder = holder
     app.state.metrics = metrics
+    # One prediction at a time: each already uses every core (onnxruntime's intra-op
+    # threads), so parallel ones only fight over the cores and multiply working memory.
+    app.state.predict_lock = threading.Lock()
     install_handlers(app)
     for router in (routes.predict, routes.topics, routes.info, routes.admin, routes.ops):
         app.include_router(router)

@@ -7,6 +7,7 @@ embedding a batch never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pandas as pd
@@ -71,6 +72,11 @@ def _metrics(request: Request) -> Metrics:
     return metrics
 
 
+def _predict_lock(request: Request) -> threading.Lock:
+    lock: threading.Lock = request.app.state.predict_lock
+    return lock
+
+
 def _settings(request: Request) -> ServeSettings:
     settings: ServeSettings = request.app.state.settings
     return settings
@@ -81,7 +87,9 @@ def predict_records(body: PredictRequest, request: Request) -> PredictResponse:
     """Assign each record a topic path, label, keywords and confidence (one batch)."""
     model = _holder(request).current  # this request uses this model to its end
     ids, texts = record_texts(body.records, model.text_fields, _settings(request).limits)
-    frame = model.predictor.predict(pd.DataFrame({TEXT: pd.Series(texts, dtype=object)}))
+    records = pd.DataFrame({TEXT: pd.Series(texts, dtype=object)})
+    with _predict_lock(request):
+        frame = model.predictor.predict(records)
     _metrics(request).records.labels(*model_labels(model)).inc(len(texts))
     level_cols = sorted(
         (c for c in frame.columns if c.startswith("path_l")), key=lambda c: int(c[6:])
