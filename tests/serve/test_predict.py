@@ -111,3 +111,37 @@ def test_nested_values_are_a_schema_error(client: TestClient) -> None:
     problem = response.json()
     assert problem["type"].endswith("invalid-request")
     assert any(e["loc"][:3] == ["body", "records", 0] for e in problem["errors"])
+
+
+def test_concurrent_requests_predict_one_at_a_time(
+    client: TestClient, records: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each prediction already uses every core; parallel ones only multiplied memory (3.6 GB
+    at 32 concurrent batches, bench/serve.py). The app runs one at a time per process."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    predictor = client.app.state.holder.current.predictor  # type: ignore[attr-defined]
+    real = TopicPredictor.predict
+    guard = threading.Lock()
+    inside = [0]
+    most = [0]
+
+    def spy(self: TopicPredictor, frame: pd.DataFrame, **kwargs: object) -> pd.DataFrame:
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            time.sleep(0.05)  # long enough for the other requests to arrive meanwhile
+            return real(self, frame, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    monkeypatch.setattr(predictor, "predict", spy.__get__(predictor))
+    payload = as_payload(records.head(4))
+    with ThreadPoolExecutor(6) as pool:
+        bodies = list(pool.map(lambda _: _post(client, payload), range(6)))
+    assert [len(b["predictions"]) for b in bodies] == [4] * 6
+    assert most[0] == 1
