@@ -29,24 +29,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 NEURAL = ("baseline", "minilm", "minilm-onnx")
 BACKENDS = ("baseline", "minilm", "minilm-onnx", "static", "tfidf-svd")
-TEXT_FIELDS = (
-    "opportunity_name",
-    "details",
-    "customer_needs",
-    "product_name",
-    "product_specifics",
-    "product_group",
-)
 
 
 def make_texts(rows: int, seed: int = 0) -> tuple[list[str], str]:
     try:
+        from topicstrata.io.schema import OPPORTUNITY_TEXT_FIELDS
         from topicstrata.synth import generate_opportunities
     except ImportError:
         return _fallback_texts(rows, seed), "bench generator"
     texts: list[str] = []
     for batch in generate_opportunities(rows, seed=seed):
-        columns = [batch.column(name).to_pylist() for name in TEXT_FIELDS]
+        columns = [batch.column(name).to_pylist() for name in OPPORTUNITY_TEXT_FIELDS]
         texts.extend(". ".join(v for v in parts if v) for parts in zip(*columns, strict=True))
     return texts, "topicstrata.synth"
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import signal
 import subprocess
@@ -41,6 +40,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from _support.faults import run_logged, strata_env  # noqa: E402
+
 STRATA = str(Path(sys.executable).with_name("strata"))
 
 EMBED_LINE = re.compile(
@@ -51,18 +54,9 @@ MAP_LINE = re.compile(r"INFO\s+(\S[^:\n]*): (\d+) item\(s\) from cache, (\d+) co
 
 
 def run(cmd: list[str], log: Path, fault: str | None, trace: Path) -> tuple[int, float]:
-    env = {k: v for k, v in os.environ.items() if k not in ("STRATA_FAULT", "STRATA_FAULT_TRACE")}
-    env.update(HF_HUB_OFFLINE="1", COLUMNS="200", STRATA_FAULT_TRACE=str(trace))
-    if fault:
-        env["STRATA_FAULT"] = fault
+    env = {**strata_env(trace, fault), "COLUMNS": "200"}  # rich wraps the log lines
     started = time.monotonic()
-    with log.open("w", encoding="utf-8") as out:
-        out.write(f"$ {' '.join(cmd)}\n")
-        out.flush()
-        # A session of its own: the kill takes the run's process group, never this one.
-        done = subprocess.run(
-            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    done = run_logged(cmd, env, log, timeout=None)
     return done.returncode, time.monotonic() - started
 
 

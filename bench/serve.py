@@ -36,16 +36,10 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from topicstrata.io.schema import OPPORTUNITY_TEXT_FIELDS
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TEXT_FIELDS = [
-    "opportunity_name",
-    "details",
-    "customer_needs",
-    "product_name",
-    "product_specifics",
-    "product_group",
-]
 BATCH = 32
 CONCURRENCY = (1, 8, 32)
 API_KEY = "bench-serve-key-0123456789abcdef"
@@ -358,7 +352,7 @@ def held_out_records(work: Path, env: dict[str, str], n: int) -> list[dict[str, 
             env,
         )
     frame = pd.read_parquet(path).head(n)
-    frame = frame[["id", *TEXT_FIELDS]].astype(object)
+    frame = frame[["id", *OPPORTUNITY_TEXT_FIELDS]].astype(object)
     frame["id"] = frame["id"].astype(str)
     # Missing fields (synth leaves some customer_needs empty) travel as JSON null.
     return frame.where(frame.notna(), None).to_dict("records")

@@ -96,9 +96,15 @@ def _fit_cmd(data: Path, root: Path, config: Path) -> list[str]:
     ]
 
 
-def _run(
-    cmd: list[str], env: dict[str, str], log: Path, *, new_session: bool = True
+def run_logged(
+    cmd: list[str],
+    env: dict[str, str],
+    log: Path,
+    *,
+    new_session: bool = True,
+    timeout: float | None = RUN_LIMIT_S,
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` with its output appended to ``log`` (after the command line)."""
     with log.open("a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(cmd)}\n")
         out.flush()
@@ -109,12 +115,13 @@ def _run(
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=RUN_LIMIT_S,
+            timeout=timeout,
             start_new_session=new_session,
         )
 
 
-def _env(trace: Path | None = None, fault: str | None = None) -> dict[str, str]:
+def strata_env(trace: Path | None = None, fault: str | None = None) -> dict[str, str]:
+    """This environment, offline, with the fault trace and kill point (``_faults``) set."""
     env = {k: v for k, v in os.environ.items() if k not in ("STRATA_FAULT", "STRATA_FAULT_TRACE")}
     env.setdefault("HF_HUB_OFFLINE", "1")
     if trace is not None:
@@ -140,7 +147,7 @@ def census(data: Path, config: Path, root: Path) -> Counter[str]:
     """One uninterrupted ``strata fit`` in ``root`` (the reference); hits per point."""
     root.mkdir(parents=True, exist_ok=True)
     trace = root / "trace"
-    done = _run(_fit_cmd(data, root, config), _env(trace), root / "log")
+    done = run_logged(_fit_cmd(data, root, config), strata_env(trace), root / "log")
     if done.returncode != 0:
         raise RuntimeError(f"the reference run failed ({done.returncode}); see {root / 'log'}")
     return Counter(line.strip() for line in trace.read_text().splitlines() if line.strip())
@@ -176,7 +183,8 @@ def kill_and_recover(
     started = time.monotonic()
     root.mkdir(parents=True, exist_ok=True)
     log = root / "log"
-    first = _run(_fit_cmd(data, root, config), _env(root / "trace", f"{point}:{nth}"), log)
+    env = strata_env(root / "trace", f"{point}:{nth}")
+    first = run_logged(_fit_cmd(data, root, config), env, log)
     result.killed = first.returncode == -signal.SIGKILL
     if not result.killed:
         result.error = f"not killed: strata fit exited with {first.returncode}"
@@ -189,7 +197,7 @@ def kill_and_recover(
     else:
         # Killed before the run was recorded (nothing to resume), or asked to rerun.
         cmd = _fit_cmd(data, root, config)
-    second = _run(cmd, _env(), log)
+    second = run_logged(cmd, strata_env(), log)
     result.recovered = second.returncode == 0
     if not result.recovered:
         result.error = f"recovery exited with {second.returncode}; see {log}"

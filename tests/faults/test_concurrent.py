@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from _support.faults import RUN_LIMIT_S, _env, _fit_cmd, check_store, integrity, reference_run
+from _support.faults import RUN_LIMIT_S, _fit_cmd, check_store, integrity, reference_run, strata_env
 from topicstrata.ensemble import verify_manifest
 from topicstrata.pipeline import list_runs
 
@@ -50,12 +50,12 @@ def test_two_fits_on_one_root_at_once_both_succeed(reference, tmp_path, outputs)
         cmd = _fit_cmd(data, root, config)
         cmd[cmd.index("-o") + 1] = str(run)
         cmds.append(cmd)
-    first = _start(cmds[0], tmp_path / "log-a", _env(tmp_path / "trace-a"))
+    first = _start(cmds[0], tmp_path / "log-a", strata_env(tmp_path / "trace-a"))
     if outputs.startswith("staggered"):
         # The second starts mid-run: it reuses what the first stored while the first
         # still writes the rest, and both write the same run directory.
         _wait_for_steps(tmp_path / "trace-a", 6, first)
-    second = _start(cmds[1], tmp_path / "log-b", _env())
+    second = _start(cmds[1], tmp_path / "log-b", strata_env())
     codes = [first.wait(RUN_LIMIT_S), second.wait(RUN_LIMIT_S)]
     logs = [(tmp_path / name).read_text() for name in ("log-a", "log-b")]
     assert codes == [0, 0], "\n\n".join(logs)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from _support.faults import CONFIG, _env, _fit_cmd, _run, write_config
+from _support.faults import CONFIG, _fit_cmd, run_logged, strata_env, write_config
 from _support.runs import write_dirty_opportunities
 from topicstrata.pipeline import list_runs, run_status
 
@@ -24,7 +24,7 @@ def _fit(data: Path, config: Path, root: Path, jobs: int, cache: Path | None = N
     cmd = [*_fit_cmd(data, root, config), "--jobs", str(jobs)]
     if cache is not None:
         cmd[cmd.index("--cache-dir") + 1] = str(cache)
-    done = _run(cmd, _env(), root / "log", new_session=False)
+    done = run_logged(cmd, strata_env(), root / "log", new_session=False)
     assert done.returncode == 0, (root / "log").read_text()
     return list_runs(root, limit=1)[0].run_id  # newest first
 

@@ -19,12 +19,12 @@ import pytest
 
 from _support.faults import (
     STRATA,
-    _env,
     _fit_cmd,
-    _run,
     check_store,
     integrity,
     reference_run,
+    run_logged,
+    strata_env,
 )
 from topicstrata.ensemble import verify_manifest
 from topicstrata.pipeline import list_runs
@@ -61,20 +61,20 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
 
 
 def _wide_env() -> dict[str, str]:
-    return {**_env(), "COLUMNS": "1000"}  # rich wraps at the terminal width: no folded paths
+    return {**strata_env(), "COLUMNS": "1000"}  # rich wraps at the terminal width: no folded paths
 
 
 def _fit(data: Path, config: Path, root: Path, run: Path, log: Path) -> tuple[int, str]:
     cmd = _fit_cmd(data, root, config)
     cmd[cmd.index("-o") + 1] = str(run)
-    done = _run(cmd, _wide_env(), log, new_session=False)
+    done = run_logged(cmd, _wide_env(), log, new_session=False)
     return done.returncode, log.read_text()
 
 
 def _resume(root: Path, log: Path) -> tuple[int, str]:
     run_id = list_runs(root, limit=1)[0].run_id
     cmd = [STRATA, "pipeline", "resume", run_id, "--root", str(root)]
-    done = _run(cmd, _wide_env(), log, new_session=False)
+    done = run_logged(cmd, _wide_env(), log, new_session=False)
     return done.returncode, log.read_text()
 
 

@@ -42,7 +42,7 @@ FUZZ = settings(
 )
 
 
-def _ingest(case: IngestCase) -> None:
+def assert_accounted(case: IngestCase) -> None:
     """The oracle asserts the contract as it reads (message, reasons, unique ids); what
     it returns must be a clean error or a report that accounts for every record."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,25 +57,25 @@ def _ingest(case: IngestCase) -> None:
 @FUZZ
 @given(csv_cases(CI_FIELD_BYTES))
 def test_csv(case: IngestCase) -> None:
-    _ingest(case)
+    assert_accounted(case)
 
 
 @FUZZ
 @given(jsonl_cases(CI_FIELD_BYTES))
 def test_jsonl(case: IngestCase) -> None:
-    _ingest(case)
+    assert_accounted(case)
 
 
 @FUZZ
 @given(parquet_cases(CI_FIELD_BYTES))
 def test_parquet(case: IngestCase) -> None:
-    _ingest(case)
+    assert_accounted(case)
 
 
 @FUZZ
 @given(salesforce_cases(CI_FIELD_BYTES))
 def test_salesforce(case: IngestCase) -> None:
-    _ingest(case)
+    assert_accounted(case)
 
 
 @FUZZ

@@ -15,19 +15,12 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
-TEXT_COLS = [
-    "opportunity_name",
-    "details",
-    "customer_needs",
-    "product_name",
-    "product_specifics",
-    "product_group",
-]
+from topicstrata.io.schema import OPPORTUNITY_TEXT_FIELDS
 
 
 @pytest.fixture(scope="module")
 def features(sample: pd.DataFrame) -> TfidfVectorizer:
-    text = sample[TEXT_COLS].fillna("").agg("\n".join, axis=1)
+    text = sample[list(OPPORTUNITY_TEXT_FIELDS)].fillna("").agg("\n".join, axis=1)
     return TfidfVectorizer(sublinear_tf=True, min_df=2).fit_transform(text)
 
 
