@@ -83,6 +83,9 @@ def test_missing_text_fields_are_named(client: TestClient, records: pd.DataFrame
     assert problem["missing_fields"] == ["details", "product_group"]
     assert "details, product_group" in problem["detail"]
     assert "records[1], records[2]" in problem["detail"]
+    assert problem["detail"].startswith("2 records lack the text field(s)")
+    one = client.post("/v1/predict", json={"records": payload[1:2]}).json()
+    assert one["detail"].startswith("1 record lacks the text field(s)")
 
 
 def test_ids_default_to_positions_and_numbers_become_text(client: TestClient) -> None:
@@ -98,6 +101,7 @@ def test_a_record_with_only_empty_text_is_refused(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.json()["type"].endswith("empty-text")
     assert "records[1]" in response.json()["detail"]
+    assert response.json()["detail"].startswith("1 record has every text field empty")
 
 
 def test_an_empty_batch_predicts_nothing(client: TestClient) -> None:

@@ -62,7 +62,7 @@ def record_texts(
         raise ProblemError(
             422,
             "missing-text-fields",
-            f"{_count(len(missing))} lack the text field(s) the model was fitted on: "
+            f"{_count(len(missing), 'lacks', 'lack')} the text field(s) the model was fitted on: "
             f"{', '.join(fields)} ({rows}{_more(len(missing))}). Every record needs "
             f"{', '.join(text_fields)}; null or empty values are allowed.",
             title="Missing text fields",
@@ -81,7 +81,7 @@ def record_texts(
         raise ProblemError(
             422,
             "empty-text",
-            f"{_count(len(empty))} have every text field empty "
+            f"{_count(len(empty), 'has', 'have')} every text field empty "
             f"({', '.join(f'records[{i}]' for i in empty[:_SHOWN])}{_more(len(empty))}); "
             "there is nothing to assign a topic from.",
             title="Empty record",
@@ -96,8 +96,9 @@ def _id(value: Any) -> str:
     return str(value).strip()
 
 
-def _count(n: int) -> str:
-    return f"{n} record{'s' if n != 1 else ''}"
+def _count(n: int, one: str, many: str) -> str:
+    """``1 record has`` / ``2 records have``: the count with its verb."""
+    return f"{n} record {one}" if n == 1 else f"{n} records {many}"
 
 
 def _more(n: int) -> str:
