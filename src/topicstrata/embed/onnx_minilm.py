@@ -225,6 +225,11 @@ def _open_session(path: Path, num_threads: int | None) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = num_threads or available_cpus()
     options.inter_op_num_threads = 1
+    # onnxruntime's pool busy-waits after each run by default. On a few cores those
+    # spinning threads take the CPU from whatever runs next in the process (UMAP,
+    # BIRCH, torch, the server), so one record predicted after an embedding took 39 ms at
+    # p50 with spinning and 29 ms without (bench/serve.py's records, 2 cores).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
         return ort.InferenceSession(

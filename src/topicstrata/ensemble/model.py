@@ -330,8 +330,8 @@ class Ensemble:
         mapping = self.mappings_[-1] if hasattr(self, "mappings_") else None
         if mapping is None:
             raise ModelError("internal: no mapping to apply")
-        final, labels = apply_mapping(paths, mapping)
         resolution = resolve(mapping)
+        final, labels = apply_mapping(paths, resolution)
         ruled = rule_index >= 0
         rule_applied = np.full(len(paths), "", dtype=object)
         for i in np.flatnonzero(ruled):

@@ -53,6 +53,30 @@ def fit_birch(Z: NDArray[np.float32], threshold: float, branching_factor: int) -
         return Birch(threshold=threshold, n_clusters=None, branching_factor=branching_factor).fit(Z)
 
 
+#: Rows per block in :func:`nearest_subcluster` (a block's distances: rows x subclusters).
+NEAREST_BLOCK = 8_192
+
+
+def nearest_subcluster(birch: Birch, Z: NDArray[np.float32]) -> NDArray[np.intp]:
+    """Index of each row's nearest subcluster centre: what ``Birch.predict`` returns with
+    ``n_clusters=None``, at a fraction of its fixed cost per call.
+
+    scikit-learn answers through ``pairwise_distances_argmin``, whose threaded reduction
+    costs ~8 ms a call however few the rows (profiled: 9 of the 33 ms of one record's
+    prediction in ``strata serve``, one call per layer). The same squared euclidean
+    distance, ``|c|^2 - 2 z.c`` (``|z|^2`` does not change the argmin), in float64 blocks
+    of :data:`NEAREST_BLOCK` rows, costs microseconds for a record and no more than
+    scikit-learn's for a million.
+    """
+    centers = np.asarray(birch.subcluster_centers_, dtype=np.float64)
+    norms = np.einsum("ij,ij->i", centers, centers)
+    out = np.empty(len(Z), dtype=np.intp)
+    for start in range(0, len(Z), NEAREST_BLOCK):
+        block = np.asarray(Z[start : start + NEAREST_BLOCK], dtype=np.float64)
+        out[start : start + len(block)] = np.argmin(norms - 2.0 * (block @ centers.T), axis=1)
+    return out
+
+
 def scaled_threshold(
     Z: NDArray[np.float32],
     *,

@@ -19,7 +19,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from topicstrata._progress import report
 from topicstrata.errors import ConfigError
-from topicstrata.layers.cluster import GLOBAL_STEPS, fit_birch, scaled_threshold, search_k
+from topicstrata.layers.cluster import (
+    GLOBAL_STEPS,
+    fit_birch,
+    nearest_subcluster,
+    scaled_threshold,
+    search_k,
+)
 from topicstrata.layers.reduce import SampledReducer, make_reducer
 
 logger = logging.getLogger(__name__)
@@ -188,7 +194,7 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         X = self._validated(X, reset=False)
         if len(X) == 0:
             return np.zeros(0, dtype=np.intp)
-        sub = self.birch_.predict(self.reducer_.transform(X))
+        sub = nearest_subcluster(self.birch_, self.reducer_.transform(X))
         return np.asarray(self.center_labels_[sub], dtype=np.intp)
 
     def transform(self, X: ArrayLike) -> NDArray[np.float32]:
