@@ -111,6 +111,74 @@ def test_a_real_server_predicts_over_http_and_reloads_on_sighup(
     assert "Traceback" not in output, output
 
 
+def _workers(supervisor: int) -> set[int]:
+    """PIDs of the uvicorn workers under ``supervisor`` (multiprocessing's tracker left out)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    workers = set()
+    for pid in map(int, children):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # exited between the two reads
+            continue
+        if b"resource_tracker" not in cmdline:
+            workers.add(pid)
+    return workers
+
+
+def test_several_workers_serve_and_sighup_replaces_each_without_a_gap(
+    run_dir: Path, records: pd.DataFrame, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+    proc = subprocess.Popen(
+        [*_strata(), "serve", str(run_dir), "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    frame = records.head(5)
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    predict_file(run_dir, tmp_path / "new.csv", tmp_path / "out.parquet")
+    want = pd.read_parquet(tmp_path / "out.parquet")["path"].tolist()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+
+            def predicts() -> bool:
+                response = http.post("/v1/predict", json={"records": as_payload(frame)})
+                assert response.status_code == 200, response.text
+                return [p["path"] for p in response.json()["predictions"]] == want
+
+            _wait_until(lambda: len(_workers(proc.pid)) == 2, proc)
+            _wait_until(lambda: http.get("/readyz").status_code == 200, proc)
+            assert predicts()
+            before = _workers(proc.pid)
+
+            proc.send_signal(signal.SIGHUP)
+            answered = 0
+
+            def replaced() -> bool:
+                nonlocal answered
+                # The listening socket stays open: every request during the swap is answered.
+                assert http.get("/healthz").status_code == 200
+                answered += 1
+                now = _workers(proc.pid)
+                return len(now) == 2 and not now & before
+
+            _wait_until(replaced, proc, seconds=240)
+            assert answered > 1
+            _wait_until(lambda: http.get("/readyz").status_code == 200, proc)
+            assert predicts()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            output, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+    assert "Traceback" not in output, output
+
+
 @pytest.mark.parametrize("host", ["::1"])
 def test_ipv6_loopback_is_allowed_without_keys(host: str) -> None:
     from topicstrata.serve import ApiKeys

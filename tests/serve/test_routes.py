@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -131,6 +132,27 @@ def test_ready_only_after_the_warm_up_prediction(
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["ready"] is True
     assert warmed == ["done"]
+
+
+def test_a_failed_warm_up_keeps_the_service_not_ready_and_says_why(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: TopicPredictor, records: object, **_: object) -> None:
+        raise RuntimeError("embedder session could not start")
+
+    monkeypatch.setattr(TopicPredictor, "predict", broken)
+    app = create_app(run_dir)
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 30
+        while app.state.holder.warm_up_error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not app.state.holder.wait_ready(0.5)
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["ready"] is False
+        assert body["detail"] == "RuntimeError: embedder session could not start"
+        assert client.get("/healthz").json() == {"status": "ok"}  # alive, just not ready
 
 
 def test_metrics_count_requests_latency_records_and_model(
