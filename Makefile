@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first, from the local CPU wheel, so nothing pulls a CUDA build
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	# the sagemaker extra, pinned at the end of constraints.txt; --no-deps because
+	# sagemaker-core declares rich<15, protobuf<7, importlib-metadata<7 (see there)
+	$(PIP) install -q --no-deps -c constraints.txt \
+		$$(sed -n '/^# --- sagemaker extra/,$$p' constraints.txt | grep -v '^#')
 	touch $(STAMP)
 
 demo: $(STAMP)
