@@ -308,3 +308,42 @@ def graph_cmd(
         factory = factory or RunStore(root).get_run(result.run_id).factory
     built = import_pipeline(factory or DEFAULT_FACTORY)
     out.print(built.graph(format=fmt, status=status), markup=False, highlight=False, end="")
+
+
+export_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.add_typer(export_app, name="export", help="Export a pipeline to another orchestrator.")
+
+
+@export_app.command("sagemaker")
+@friendly_errors
+def export_sagemaker_cmd(
+    pipeline: Annotated[
+        str, typer.Argument(help="module:function that builds the Pipeline.")
+    ] = DEFAULT_FACTORY,
+    role: Annotated[str, typer.Option("--role", help="IAM role ARN the steps run as.")] = "",
+    bucket: Annotated[str, typer.Option("--bucket", help="s3://BUCKET/PREFIX for data.")] = "",
+    image: Annotated[str, typer.Option("--image", help="ECR URI of the image.")] = "",
+    region: Annotated[str, typer.Option("--region", help="AWS region.")] = "us-east-1",
+    instance_type: Annotated[
+        str, typer.Option("--instance-type", help="Instance type of every step.")
+    ] = "ml.m5.xlarge",
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Definition JSON to write.")
+    ] = Path("pipeline.json"),
+) -> None:
+    """Write the SageMaker Pipelines definition of a pipeline (offline; docs/sagemaker.md)."""
+    from topicstrata.pipeline.sagemaker import SageMakerTarget, export_sagemaker
+
+    target = SageMakerTarget(
+        role=role, bucket=bucket, image=image, region=region, instance_type=instance_type
+    )
+    target.validate()
+    result = export_sagemaker(import_pipeline(pipeline), target)
+    output.write_text(result.definition, encoding="utf-8")
+    for name, text in result.files.items():
+        (output.parent / name).write_text(text, encoding="utf-8")
+        console.print(f"wrote {output.parent / name}: upload it to {bucket}/parameters/{name}")
+    for where, notes in result.notes.items():
+        for note in notes:
+            console.print(f"[yellow]not carried over[/] {escape(where)}: {escape(note)}")
+    console.print(f"wrote {output} ({len(json.loads(result.definition)['Steps'])} top-level steps)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -518,7 +519,8 @@ class _Context:
         return ranges
 
     def callback(self, step: CallbackStep) -> Any:
-        from sagemaker.mlops.workflow import CallbackOutput, CallbackStep as SMCallback
+        from sagemaker.mlops.workflow import CallbackOutput
+        from sagemaker.mlops.workflow import CallbackStep as SMCallback
         from sagemaker.mlops.workflow.callback_step import CallbackOutputTypeEnum
 
         queue = self.sm_params.get("review_queue_url")
@@ -668,7 +670,9 @@ def export_sagemaker(pipeline: Pipeline, target: SageMakerTarget) -> Export:
     target.validate()
     _register_defaults()
     # Some SDK modules create boto3 clients at import: the region must be set first.
-    with _offline_environment(target.region):
+    with _offline_environment(target.region), warnings.catch_warnings():
+        # The SDK warns on every job built in a PipelineSession: that is the point here.
+        warnings.filterwarnings("ignore", message="Running within a PipelineSession")
         workflow = _import_sdk()
         ctx = _Context(pipeline, target)
         branch = set(pipeline.dag.branch_of)
