@@ -199,7 +199,7 @@ def test_what_does_not_map_is_named_in_the_descriptions(exported):
 
 
 def test_the_export_is_byte_identical_across_runs(exported):
-    pipeline, _, _, text = exported
+    _, _, _, text = exported
     again, _ = _export_offline(build_pipeline(3))
     assert again == text
 

@@ -347,3 +347,36 @@ def export_sagemaker_cmd(
         for note in notes:
             console.print(f"[yellow]not carried over[/] {escape(where)}: {escape(note)}")
     console.print(f"wrote {output} ({len(json.loads(result.definition)['Steps'])} top-level steps)")
+
+
+@app.command("step")
+@friendly_errors
+def step_cmd(
+    name: Annotated[str, typer.Argument(help="The step to run.")],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", help="Output directory of an earlier step (or NAME=DIR)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", help="Where this step writes.")] = Path(
+        "/opt/ml/processing/output"
+    ),
+    pipeline: Annotated[
+        str, typer.Option("--pipeline", help="module:function building the Pipeline.")
+    ] = DEFAULT_FACTORY,
+    param: Params = None,
+    param_file: Annotated[
+        list[str] | None, typer.Option("--param-file", help="name=FILE: a JSON parameter value.")
+    ] = None,
+) -> None:
+    """Run one step from directories: the entry point of exported SageMaker steps."""
+    from topicstrata.pipeline.stepdirs import run_step_from_dirs
+
+    built = import_pipeline(pipeline)
+    values: dict[str, Any] = {}
+    for item in param_file or []:
+        key, _, file = item.partition("=")
+        values[key] = json.loads(Path(file).read_text(encoding="utf-8"))
+    cli = parse_param_overrides(param or [])
+    resolved = built.resolve_params(values, cli)
+    hashes = run_step_from_dirs(built, name, inputs or [], output, resolved)
+    console.print(f"step {escape(name)}: wrote {', '.join(hashes)} to {output}")
