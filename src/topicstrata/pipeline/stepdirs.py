@@ -146,3 +146,23 @@ def run_step_from_dirs(
                 json.dumps(gate, default=str, indent=2), encoding="utf-8"
             )
     return hashes
+
+
+def training_job_main(config: Path = Path("/opt/ml/input/config/hyperparameters.json")) -> None:
+    """A SageMaker training job (the image run with ``train``): the step, pipeline and
+    parameters come as hyperparameters, each input channel is an earlier step's output."""
+    from topicstrata.pipeline.runner import import_pipeline
+
+    hyper = json.loads(config.read_text(encoding="utf-8"))
+    pipeline = import_pipeline(
+        hyper.get("strata_pipeline", "topicstrata.pipeline.topic:build_pipeline")
+    )
+    cli = {k[len("param.") :]: str(v) for k, v in hyper.items() if k.startswith("param.")}
+    channels = Path("/opt/ml/input/data")
+    inputs = sorted(str(p) for p in channels.iterdir()) if channels.is_dir() else []
+    params = pipeline.resolve_params(None, cli)
+    run_step_from_dirs(pipeline, hyper["strata_step"], inputs, "/opt/ml/model", params)
+
+
+if __name__ == "__main__":
+    training_job_main()
