@@ -127,7 +127,7 @@ def test_split_trials_shares_the_budget():
 
 
 def _in_process(func, items):
-    """A WorkerMap without processes: checks what the workers do, cheaply."""
+    """A MapFn without processes: checks what the workers do, cheaply."""
     return {key: func(**kwargs) for key, kwargs in items.items()}
 
 
@@ -154,7 +154,7 @@ def test_parallel_workers_run_in_processes(tmp_path, tune_data, base_config, spa
     """Enqueued starts run once, in the parent, before the workers start: two workers
     on SQLite could pop the same waiting trial, and the second failed to report it."""
     s = settings(tmp_path, space, trials=4, n_jobs=2, study_name="procs")
-    result = tune(tune_data, base_config, s)  # default WorkerMap: loky processes
+    result = tune(tune_data, base_config, s)  # default MapFn: a LocalFanOut, loky processes
     trials = result.study.trials
     assert len(trials) == 4 and result.n_new_trials == 4
     assert {t.state for t in trials} == {optuna.trial.TrialState.COMPLETE}
@@ -181,7 +181,7 @@ def test_tpe_models_the_parameters_jointly():
 def test_trials_run_one_worker_per_core_unless_told(tmp_path, monkeypatch):
     """A trial's UMAP layout uses one core: by default a study runs a worker per core,
     except on an in-memory storage, which worker processes cannot share."""
-    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("topicstrata.tune.study.available_cpus", lambda: 4)
     on_file = f"sqlite:///{tmp_path}/optuna.db"
     assert default_jobs(TuneSettings(storage=on_file, trials=30)) == 4
     assert default_jobs(TuneSettings(storage=on_file, trials=3)) == 3

@@ -82,11 +82,3 @@ def _fingerprint(root: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (respects affinity masks, unlike ``os.cpu_count``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from topicstrata.embed._paths import available_cpus, bundled_minilm_path, model_fingerprint
+from topicstrata.embed._paths import bundled_minilm_path, model_fingerprint
 from topicstrata.embed.base import BaseEmbedder, l2_normalize
 from topicstrata.errors import DependencyError, ModelError
+from topicstrata.fanout import available_cpus
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -19,7 +19,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from topicstrata.embed._paths import (
-    available_cpus,
     bundled_minilm_path,
     cache_root,
     model_fingerprint,
@@ -27,6 +26,7 @@ from topicstrata.embed._paths import (
 from topicstrata.embed.base import BaseEmbedder, l2_normalize
 from topicstrata.embed.minilm import MINILM_MAX_TOKENS
 from topicstrata.errors import DependencyError, ModelError
+from topicstrata.fanout import available_cpus
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from numpy.typing import ArrayLike, NDArray
 
 from topicstrata._progress import ProgressCallback, null_progress
@@ -29,6 +28,7 @@ from topicstrata.ensemble.fit import child_path, cluster_group, describe_group, 
 from topicstrata.ensemble.flags import wants_split
 from topicstrata.ensemble.tree import TopicNode, TopicTree
 from topicstrata.errors import ConfigError, InputError, ModelError
+from topicstrata.fanout import LocalFanOut, MapFn
 from topicstrata.layers import LayerModel
 from topicstrata.mapping import (
     OUTLIER,
@@ -46,9 +46,6 @@ logger = logging.getLogger(__name__)
 
 #: ``review(layer, mapping)`` may return an edited mapping, or None to approve as is.
 ReviewCallback = Callable[[int, Mapping], Mapping | None]
-
-#: ``map_fn(func, {key: kwargs}) -> {key: func(**kwargs)}``: how per-topic fits run.
-MapFn = Callable[[Callable[..., Any], AbcMapping[str, dict[str, Any]]], dict[str, Any]]
 
 ROOT = ""
 
@@ -243,15 +240,14 @@ class Ensemble:
     def _local_map(self) -> MapFn:
         cfg = self.config_
 
-        def run(func: Callable[..., Any], items: AbcMapping[str, dict[str, Any]]) -> dict[str, Any]:
-            if cfg.n_jobs != 1 and fans_out(func, items, cfg):
+        def run(
+            func: Callable[..., Any], items: AbcMapping[str, AbcMapping[str, Any]]
+        ) -> dict[str, Any]:
+            parallel = cfg.n_jobs != 1 and fans_out(func, items, cfg)
+            if parallel:
                 logger.info("fitting %d topics in parallel processes", len(items))
-                values = Parallel(n_jobs=cfg.n_jobs)(
-                    delayed(func)(**kwargs) for kwargs in items.values()
-                )
-            else:
-                values = [func(**kwargs) for kwargs in items.values()]
-            return dict(zip(items, values, strict=True))
+            # max_nbytes="1M": large per-topic embeddings reach the workers as memory maps.
+            return LocalFanOut(cfg.n_jobs if parallel else 1, max_nbytes="1M").map(func, items)
 
         return run
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from topicstrata._faults import fault_point
 from topicstrata._progress import reporting
+from topicstrata.fanout import LocalFanOut
 from topicstrata.pipeline.artifacts import ArtifactStore
 from topicstrata.pipeline.hashing import hash_source_code, hash_value, stable_hash
 from topicstrata.pipeline.steps import Resources
@@ -72,12 +73,10 @@ class StepLog:
         return "\n".join(self.lines)
 
 
-def _map_item(
-    root: str, mmap: bool, index: int, func: Callable[..., Any], kwargs: Any
-) -> tuple[int, str]:
-    """Worker body of ``ctx.map``: run one item and store its result."""
+def _map_item(root: str, mmap: bool, func: Callable[..., Any], kwargs: Mapping[str, Any]) -> str:
+    """Worker body of ``ctx.map``: run one item, store its result, return its sha256."""
     value = func(**kwargs)
-    return index, ArtifactStore(root, mmap=mmap).put(value).sha256
+    return ArtifactStore(root, mmap=mmap).put(value).sha256
 
 
 class StepContext:
@@ -113,17 +112,17 @@ class StepContext:
         self._emit(("progress", self.step, task, done, total))
 
     def _map_here(
-        self, label: str, func: Callable[..., Any], items: Any, keys: list[Any], todo: list[int]
+        self, label: str, work: Mapping[int, Mapping[str, Any]]
     ) -> Iterator[tuple[int, str]]:
         """Run the items in this process; what they ``report`` shows under ``label``."""
 
         def inner(task: str, done: int, total: int | None) -> None:
             self.progress(f"{label}: {task}", done, total)
 
-        for i in todo:
+        for i, kwargs in work.items():
             with reporting(inner):
-                result = _map_item(self.root, self.mmap, i, func, items[keys[i]])
-            yield result
+                sha = _map_item(**kwargs)
+            yield i, sha
 
     def map(
         self,
@@ -168,19 +167,14 @@ class StepContext:
         self.map_stats["computed"] += len(todo)
         done = total - len(todo)
         self.progress(label, done, total)
-        jobs = min(len(todo), n_jobs or max(1, int(self.resources.cpus)))
-        if jobs <= 1:
-            results: Any = self._map_here(label, func, items, keys, todo)
-        else:
-            from joblib import Parallel, delayed
-
-            # max_nbytes=None: no shared-memory temp folders to leak if the step is killed.
-            parallel = Parallel(
-                n_jobs=jobs, backend="loky", return_as="generator_unordered", max_nbytes=None
-            )
-            results = parallel(
-                delayed(_map_item)(self.root, self.mmap, i, func, items[keys[i]]) for i in todo
-            )
+        work = {
+            i: {"root": self.root, "mmap": self.mmap, "func": func, "kwargs": items[keys[i]]}
+            for i in todo
+        }
+        fanout = LocalFanOut(n_jobs or max(1, int(self.resources.cpus)))
+        jobs = fanout.workers(len(todo))
+        in_process = jobs <= 1
+        results = self._map_here(label, work) if in_process else fanout.imap(_map_item, work)
         for i, sha in results:
             shas[i] = sha
             fault_point("map-item")

@@ -67,6 +67,7 @@ MAX_LAYERS = 5
 # see docs/pipeline.md): so an edit of layers/ leaves ingest and embedding cached.
 GLUE = ["topicstrata.config", "topicstrata.run.steps", "topicstrata.io.schema"]
 FIT_CODE = [
+    "topicstrata.fanout",
     "topicstrata.ensemble",
     "topicstrata.layers",
     "topicstrata.mapping",
@@ -432,7 +433,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         outputs=("embeddings", "embedder", "teacher_rows", "check"),
         resources=Resources(cpus=CPUS, memory="4GB"),
         requirements=["onnxruntime", "sentence_transformers"],
-        code_deps=["topicstrata.embed", *GLUE],
+        code_deps=["topicstrata.embed", "topicstrata.fanout", *GLUE],
     )
     tuned = TuningStep(
         "tune",

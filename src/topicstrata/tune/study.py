@@ -8,8 +8,9 @@ is the number of *new* trials per call, as in ``Study.optimize``.
 With ``n_jobs > 1`` trials run in worker processes, each one an Optuna worker on
 the shared storage (Optuna's own way to distribute a study): it opens the study,
 runs its share of the trials, and sees the others' results through the storage.
-The processes come from a ``WorkerMap``: joblib's loky pool by default, the
-pipeline executor's fan-out (``StepContext.map``) inside the Tuning step.
+The processes come from a ``MapFn`` (``topicstrata.fanout``): joblib's loky
+pool by default, the pipeline executor's fan-out (``StepContext.map``) inside
+the Tuning step.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 import warnings
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.config import StrataConfig
 from topicstrata.errors import ConfigError, ModelError, TopicStrataError
+from topicstrata.fanout import LocalFanOut, MapFn, available_cpus
 from topicstrata.tune.cv import CVResult, Folds, cross_validate, make_folds
 from topicstrata.tune.data import TuneData
 from topicstrata.tune.loss import LossWeights
@@ -49,16 +49,12 @@ __all__ = [
     "DEFAULT_STORAGE",
     "TuneResult",
     "TuneSettings",
-    "WorkerMap",
     "make_sampler",
     "open_study",
     "split_trials",
     "trial_worker",
     "tune",
 ]
-
-#: ``map(func, {key: kwargs})`` -> ``{key: func(**kwargs)}``, each call in its own process.
-WorkerMap = Callable[[Callable[..., Any], Mapping[str, Mapping[str, Any]]], Mapping[str, Any]]
 
 DEFAULT_STORAGE = "sqlite:///.strata/optuna.db"
 RANKING_ATTR = "embedding_ranking"
@@ -227,12 +223,12 @@ def tune(
     settings: TuneSettings | None = None,
     progress: ProgressCallback = null_progress,
     *,
-    map_workers: WorkerMap | None = None,
+    map_workers: MapFn | None = None,
 ) -> TuneResult:
     """Search the space for the config with the lowest cross-validated loss.
 
     ``map_workers`` runs the parallel workers when ``settings.n_jobs > 1``
-    (default: ``process_map``, joblib's loky processes).
+    (default: a ``LocalFanOut``, one loky process per worker).
     """
     base = base or StrataConfig()
     settings = settings or TuneSettings()
@@ -287,7 +283,7 @@ def tune(
             search = _Search(
                 data, base, settings.model_copy(update={"trials": rest}), space, fixed, name, folds
             )
-            done += _run_workers(search, map_workers or process_map, progress)
+            done += _run_workers(search, map_workers, progress)
     else:
         done = _run_trials(search, study, settings.trials, progress)
     completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
@@ -394,7 +390,7 @@ def default_jobs(settings: TuneSettings) -> int:
     one with an in-memory storage (worker processes cannot share it)."""
     if _in_memory(settings.storage):
         return 1
-    return max(1, min(os.cpu_count() or 1, settings.trials))
+    return max(1, min(available_cpus(), settings.trials))
 
 
 def _in_memory(storage: str) -> bool:
@@ -407,7 +403,7 @@ def split_trials(trials: int, workers: int) -> list[int]:
     return [trials // n + (1 if i < trials % n else 0) for i in range(n)]
 
 
-def _run_workers(search: _Search, map_workers: WorkerMap, progress: ProgressCallback) -> int:
+def _run_workers(search: _Search, map_workers: MapFn | None, progress: ProgressCallback) -> int:
     """Run the trials in parallel workers; the number of trials they ran."""
     data = search.data
     backends = [search.fixed] if search.fixed else list(search.space.embedders)
@@ -438,7 +434,8 @@ def _run_workers(search: _Search, map_workers: WorkerMap, progress: ProgressCall
     }
     logger.info("running %d trials in %d worker processes", search.settings.trials, len(items))
     progress("trials", 0, search.settings.trials)
-    done = sum(int(n) for n in map_workers(trial_worker, items).values())
+    run_map = map_workers or LocalFanOut(len(items))
+    done = sum(int(n) for n in run_map(trial_worker, items).values())
     progress("trials", done, search.settings.trials)
     return done
 
@@ -470,17 +467,6 @@ def trial_worker(
     search = _Search(data, config, tuned, search_space, fixed, study_name, folds)
     study = open_study(tuned, study_name, worker=worker)
     return _run_trials(search, study, trials, null_progress)
-
-
-def process_map(func: Callable[..., Any], items: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The default ``WorkerMap``: one loky process per item (joblib)."""
-    from joblib import Parallel, delayed
-
-    keys = list(items)
-    results = Parallel(n_jobs=len(keys), backend="loky", max_nbytes=None)(
-        delayed(func)(**items[k]) for k in keys
-    )
-    return dict(zip(keys, results, strict=True))
 
 
 def _rank_embedders(

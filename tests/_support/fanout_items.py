@@ -1,0 +1,19 @@
+"""Top-level functions for fan-out tests: worker processes import them by name."""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def square_with_pid(x: int, delay: float = 0.0) -> tuple[int, int]:
+    """``x * x`` and the process that computed it, after ``delay`` seconds."""
+    time.sleep(delay)
+    return x * x, os.getpid()
+
+
+def fail_on(x: int, bad: int) -> int:
+    """``x``, unless it is ``bad``."""
+    if x == bad:
+        raise ValueError(f"item {x} is bad")
+    return x
