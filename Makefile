@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip wheel setuptools
 	# torch first, from the local CPU wheel, so nothing pulls a CUDA build
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,ray]'
 	# the sagemaker extra, pinned at the end of constraints.txt; --no-deps because
 	# sagemaker-core declares rich<15, protobuf<7, importlib-metadata<7 (see there)
 	$(PIP) install -q --no-deps -c constraints.txt \

@@ -3,6 +3,7 @@ large-input path costs in quality.
 
     python bench/scale.py                                   # 10k, 100k, 1M synthetic records
     python bench/scale.py --sizes 10000,100000 --quality-at 100000
+    python bench/scale.py --sizes 100000 --executors local,ray   # issue 15: Ray beside local
 
 For each size, ``strata synth --rows N`` writes synthetic opportunities (seed 0) and the
 real command line runs on them, cold: ``strata fit DATA -o RUN --root R --cache-dir R/cache``
@@ -28,6 +29,10 @@ for all (``same_tree_routing``): what differs there is only what the student cha
 ``--seed-noise`` refits both sides with ``ensemble.random_state: 1`` on their cached
 vectors: how far two fits of the very same vectors land apart is the floor under the
 two-fit comparison.
+``--executors local,ray`` fits every size a second time with ``--executor ray`` (a local
+Ray started by the command, in a fresh root) and prints the stages side by side, the
+time ``connect()`` takes to start Ray, and whether the two runs' ``assignments.parquet``
+are byte-identical.
 Results: markdown tables on stdout, JSON in ``--out``.
 """
 
@@ -128,12 +133,13 @@ def run_fit(
     config: dict[str, Any] | None,
     log: Path,
     cache: Path | None = None,
+    executor: str = "local",
 ) -> dict[str, Any]:
     """One ``strata fit`` in ``root`` (cold unless ``cache`` is an earlier root's cache);
     per-stage seconds and peak RSS (MiB)."""
     root.mkdir(parents=True, exist_ok=True)
     cmd = [STRATA, "fit", str(data), "-o", str(root / "run"), "--root", str(root)]
-    cmd += ["--cache-dir", str(cache or root / "cache"), "--verbose"]
+    cmd += ["--cache-dir", str(cache or root / "cache"), "--verbose", "--executor", executor]
     if config:
         cfg = root / "config.yaml"
         cfg.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -284,6 +290,47 @@ def seed_noise(data: Path, work: Path, fits: dict[str, Path]) -> dict[str, Any]:
     return out
 
 
+def ray_start_seconds() -> float:
+    """Seconds ``topicstrata.raycluster.connect()`` takes to start a local Ray in a fresh
+    interpreter (imports excluded): the fixed cost ``--executor ray`` adds to a run."""
+    code = (
+        "import time, ray\n"
+        "from topicstrata.raycluster import connect\n"
+        "t = time.perf_counter(); connect(); print(time.perf_counter() - t)\n"
+        "ray.shutdown()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def print_executors(results: dict[str, Any], sizes: list[int]) -> None:
+    """Per stage, the Ray executor's wall time beside the local one's, at each size."""
+    print("\n## strata fit --executor ray vs local (cold caches; wall s, ratio ray/local)\n")
+    print(f"Starting a local Ray (connect(), fresh interpreter): {results['ray_start_s']:.1f} s\n")
+    print("| stage | " + " | ".join(f"{n:,} local | {n:,} ray | ratio" for n in sizes) + " |")
+    print("|---|" + "---:|---:|---:|" * len(sizes))
+    for stage in (*STAGES, "total"):
+        cells = []
+        for n in sizes:
+            local, ray = results["sizes"][n], results["ray"][n]
+            a = local["total_s"] if stage == "total" else local["seconds"][stage]
+            b = ray["total_s"] if stage == "total" else ray["seconds"][stage]
+            cells.append(f"{a:,.1f} | {b:,.1f} | {b / a:.2f}" if a > 0 else f"{a} | {b:,.1f} | -")
+        print(f"| {stage} | " + " | ".join(cells) + " |")
+    peaks = "; ".join(
+        f"{n:,}: local {results['sizes'][n]['total_peak_rss_mb']:,.0f} MiB, "
+        f"ray {results['ray'][n]['total_peak_rss_mb']:,.0f} MiB"
+        for n in sizes
+    )
+    print(f"\nPeak RSS of the whole process tree (Ray's own processes included): {peaks}")
+    for n in sizes:
+        with contextlib.suppress(KeyError):
+            same = results["ray"][n]["same_assignments"]
+            print(f"{n:,}: assignments.parquet byte-identical to the local run: {same}")
+
+
 def exponent(sizes: list[int], times: list[float]) -> float | None:
     if len(sizes) < 2 or min(times[0], times[-1]) <= 0:
         return None
@@ -299,6 +346,11 @@ def main() -> None:
         "--seed-noise",
         action="store_true",
         help="with --quality-at: refit both sides with random_state 1 (fit only, cached vectors)",
+    )
+    parser.add_argument(
+        "--executors",
+        default="local",
+        help="local,ray: also fit every size with --executor ray (a local Ray) and compare",
     )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true")
@@ -321,6 +373,15 @@ def main() -> None:
             f"NMI {res['nmi']}",
             file=sys.stderr,
         )
+        if "ray" in args.executors.split(","):
+            print(f"fitting {n:,} records with --executor ray ...", file=sys.stderr)
+            root = work / f"fit-{n}-ray"
+            on_ray = run_fit(data, root, None, work / f"fit-{n}-ray.log", executor="ray")
+            on_ray["same_assignments"] = (root / "run" / "assignments.parquet").read_bytes() == (
+                work / f"fit-{n}" / "run" / "assignments.parquet"
+            ).read_bytes()
+            results.setdefault("ray", {})[n] = on_ray
+            print(f"  {n:,} on Ray: {on_ray['total_s']:.0f} s", file=sys.stderr)
     print("\n## strata fit per stage (cold caches; wall s / docs per s / peak RSS MiB)\n")
     header = "| stage | " + " | ".join(f"{n:,}" for n in sizes) + " | exponent |"
     print(header)
@@ -342,6 +403,9 @@ def main() -> None:
     for n in sizes:
         emb = results["sizes"][n]["metrics"].get("embedding", {})
         print(f"embedding at {n:,}: {json.dumps(emb)}")
+    if "ray" in results:
+        results["ray_start_s"] = ray_start_seconds()
+        print_executors(results, sizes)
 
     if args.quality_at:
         n = args.quality_at

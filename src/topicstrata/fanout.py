@@ -19,11 +19,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["FanOut", "LocalFanOut", "MapFn", "available_cpus"]
+from topicstrata.errors import ConfigError
+
+__all__ = ["EXECUTORS", "FanOut", "LocalFanOut", "MapFn", "available_cpus", "make_fanout"]
 
 logger = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
+
+#: The engines ``--executor`` names: this machine, or a Ray cluster.
+EXECUTORS = ("local", "ray")
 
 #: ``map(func, {key: kwargs}) -> {key: func(**kwargs)}``, in the items' order.
 MapFn = Callable[[Callable[..., Any], Mapping[Any, Mapping[str, Any]]], dict[Any, Any]]
@@ -39,6 +44,14 @@ def available_cpus() -> int:
 
 class FanOut(ABC):
     """Runs ``func(**kwargs)`` for each item of ``{key: kwargs}``, perhaps elsewhere."""
+
+    #: What runs the items, for logs: "in 4 worker processes".
+    unit = "workers"
+
+    def workers(self, n_items: int) -> int:
+        """Items that may run at once in a map of ``n_items`` items; ``ctx.map`` runs a
+        map in its own process when this is 1."""
+        return max(1, n_items)
 
     @abstractmethod
     def imap(
@@ -74,6 +87,8 @@ class LocalFanOut(FanOut):
     them instead, so a killed run leaves no shared-memory folder behind.
     """
 
+    unit = "worker processes"
+
     def __init__(self, n_jobs: int = 1, *, max_nbytes: str | int | None = None) -> None:
         self.n_jobs = n_jobs
         self.max_nbytes = max_nbytes
@@ -104,3 +119,27 @@ class LocalFanOut(FanOut):
 
     def __repr__(self) -> str:
         return f"LocalFanOut(n_jobs={self.n_jobs})"
+
+
+def check_executor(kind: str, address: str | None = None) -> None:
+    """``--executor KIND [--address ADDR]`` names an engine this build knows."""
+    if kind not in EXECUTORS:
+        raise ConfigError(
+            f"--executor {kind!r} is not an executor; choose one of {', '.join(EXECUTORS)}."
+        )
+    if address and kind != "ray":
+        raise ConfigError(
+            f"--address {address} names a Ray cluster, but the executor is {kind}; "
+            "add --executor ray, or drop --address."
+        )
+
+
+def make_fanout(kind: str = "local", *, n_jobs: int = 1, address: str | None = None) -> FanOut:
+    """The fan-out ``--executor KIND`` asks for: ``LocalFanOut(n_jobs)``, or Ray tasks
+    (``RayFanOut``, at most ``n_jobs`` at once; -1: the cluster's CPUs)."""
+    check_executor(kind, address)
+    if kind == "ray":
+        from topicstrata.raycluster import RayFanOut
+
+        return RayFanOut(address=address, max_in_flight=None if n_jobs < 0 else n_jobs)
+    return LocalFanOut(n_jobs)

@@ -10,11 +10,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from topicstrata.cli._ui import console, friendly_errors, out, progress_bars, setup_logging
+from topicstrata.cli._ui import (
+    Address,
+    ExecutorKind,
+    console,
+    friendly_errors,
+    out,
+    progress_bars,
+    setup_logging,
+)
 from topicstrata.errors import InputError
 
 if TYPE_CHECKING:  # heavy imports stay out of `strata --help`
     from topicstrata.config import StrataConfig
+    from topicstrata.pipeline import Executor
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -103,6 +112,8 @@ def fit(
     ] = -1.0,
     cache_dir: CacheDir = DEFAULT_CACHE,
     root: Root = Path("."),
+    executor_kind: ExecutorKind = "local",
+    address: Address = None,
     verbose: Verbose = False,
 ) -> None:
     """Fit the topic hierarchy (the default pipeline, cached) and write a run directory."""
@@ -121,17 +132,24 @@ def fit(
         "min_npmi": min_npmi,
         "model_name": model_name or "",
     }
-    if _run_topic_pipeline(params, len(cfg.ensemble.layers), root):
+    from topicstrata.pipeline import make_executor
+
+    executor = make_executor(executor_kind, address=address)
+    if _run_topic_pipeline(params, len(cfg.ensemble.layers), root, executor):
         _print_run_summary(output)
 
 
-def _run_topic_pipeline(params: dict[str, object], n_layers: int, root: Path) -> bool:
+def _run_topic_pipeline(
+    params: dict[str, object], n_layers: int, root: Path, executor: Executor | None = None
+) -> bool:
     """Run the default pipeline with progress; False when it paused for a review."""
     from topicstrata.cli.pipeline import RichHooks, _print_result
     from topicstrata.pipeline import run_pipeline
     from topicstrata.pipeline.topic import build_pipeline
 
-    result = run_pipeline(build_pipeline(n_layers), params, root=root, hooks=[RichHooks()])
+    result = run_pipeline(
+        build_pipeline(n_layers), params, root=root, executor=executor, hooks=[RichHooks()]
+    )
     if result.status == "waiting":
         _print_result(result)
         return False

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +24,19 @@ from rich.progress import (
 
 from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.errors import TopicStrataError
+
+ExecutorKind = Annotated[
+    str,
+    typer.Option("--executor", help="Where steps and fan-out run: local (this machine) or ray."),
+]
+Address = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="Ray cluster to join (ray://HOST:10001, HOST:6379 or auto); "
+        "default: $RAY_ADDRESS, else a local Ray.",
+    ),
+]
 
 console = Console(stderr=True)
 out = Console()

@@ -12,10 +12,17 @@ from rich.markup import escape
 from rich.progress import TaskID
 from rich.table import Table
 
-from topicstrata.cli._ui import console, friendly_errors, new_progress, out, setup_logging
+from topicstrata.cli._ui import (
+    Address,
+    ExecutorKind,
+    console,
+    friendly_errors,
+    new_progress,
+    out,
+    setup_logging,
+)
 from topicstrata.errors import ConfigError
 from topicstrata.pipeline import (
-    LocalExecutor,
     PipelineHooks,
     RunFailedError,
     RunResult,
@@ -23,6 +30,7 @@ from topicstrata.pipeline import (
     import_pipeline,
     list_runs,
     load_config_file,
+    make_executor,
     parse_param_overrides,
     resume_run,
     run_pipeline,
@@ -145,6 +153,8 @@ def run_cmd(
     ] = None,
     root: Root = Path("."),
     max_workers: Workers = None,
+    executor_kind: ExecutorKind = "local",
+    address: Address = None,
     verbose: Verbose = False,
 ) -> None:
     """Run a pipeline built by FACTORY (``package.module:function``)."""
@@ -152,7 +162,7 @@ def run_cmd(
     pipeline = import_pipeline(factory)
     values = load_config_file(config) if config else None
     params = pipeline.resolve_params(values, parse_param_overrides(param or []))
-    executor = LocalExecutor(max_workers=max_workers)
+    executor = make_executor(executor_kind, address=address, max_workers=max_workers)
     _run_with_hooks(
         lambda hooks: run_pipeline(pipeline, params, root=root, executor=executor, hooks=hooks)
     )
@@ -169,6 +179,8 @@ def resume_cmd(
     param: Params = None,
     root: Root = Path("."),
     max_workers: Workers = None,
+    executor_kind: ExecutorKind = "local",
+    address: Address = None,
     verbose: Verbose = False,
 ) -> None:
     """Continue a waiting, failed or interrupted run from its last completed step."""
@@ -177,7 +189,7 @@ def resume_cmd(
         raise ConfigError(f"--mapping {mapping}: file not found")
     callback = mapping.resolve() if mapping is not None else None
     cli = parse_param_overrides(param or [])
-    executor = LocalExecutor(max_workers=max_workers)
+    executor = make_executor(executor_kind, address=address, max_workers=max_workers)
     _run_with_hooks(
         lambda hooks: resume_run(
             root, run, callback, cli_params=cli, executor=executor, hooks=hooks

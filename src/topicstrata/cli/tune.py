@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from topicstrata.cli._ui import console, friendly_errors, progress_bars, setup_logging
+from topicstrata.cli._ui import (
+    Address,
+    ExecutorKind,
+    console,
+    friendly_errors,
+    progress_bars,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from topicstrata.tune import TuneRun
@@ -76,6 +83,8 @@ def tune_command(
         str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")
     ] = None,
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log to MLflow.")] = False,
+    executor_kind: ExecutorKind = "local",
+    address: Address = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every trial.")] = False,
 ) -> None:
     """Tune the ensemble (and pick the embedder) by cross-validated loss; write best.yaml."""
@@ -114,6 +123,11 @@ def tune_command(
     settings = TuneSettings.from_dict(
         {**settings.model_dump(), **update}, source="strata tune options"
     )
+    from topicstrata.fanout import check_executor, make_fanout
+
+    check_executor(executor_kind, address)
+    # On Ray the trial workers are Ray tasks (-1: as many at once as the cluster has CPUs).
+    workers = make_fanout("ray", n_jobs=-1, address=address) if executor_kind == "ray" else None
     with progress_bars() as progress:
         run = run_tune(
             data,
@@ -125,6 +139,7 @@ def tune_command(
             tracking_uri=tracking_uri,
             log_mlflow=not no_mlflow,
             progress=progress,
+            map_workers=workers,
         )
     _print_summary(run, output)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,7 +18,11 @@ from topicstrata.errors import InputError, ModelError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["embed_texts", "embedding_cache_dir"]
+__all__ = ["ChunkEncoder", "embed_texts", "embedding_cache_dir"]
+
+#: ``encode_chunks(embedder, chunks_of_texts, batch_size)`` yields each chunk's vectors,
+#: in chunk order, as each finishes.
+ChunkEncoder = Callable[[Embedder, list[list[str]], int], Iterator[NDArray[np.float32]]]
 
 # Misses are encoded and committed to the cache in chunks of this many texts, so a killed
 # run keeps what it finished and a rerun resumes from there. 1,024 texts are ~20 s of
@@ -40,6 +44,7 @@ def embed_texts(
     use_cache: bool = True,
     batch_size: int = 64,
     progress: ProgressCallback | None = None,
+    encode_chunks: ChunkEncoder | None = None,
 ) -> NDArray[np.float32]:
     """Embed ``texts`` with ``embedder``; one unit-norm float32 row per text, in input order.
 
@@ -47,7 +52,9 @@ def embed_texts(
     by backend, version and text hash under ``embedding_cache_dir(cache_dir)`` and only the
     misses are encoded, longest first, in batches of ``batch_size``; they are committed to
     the cache every few thousand texts. ``progress("embed", done, total)`` counts unique
-    texts, cache hits included, and advances once per batch.
+    texts, cache hits included, and advances once per batch. ``encode_chunks`` encodes
+    the chunks somewhere else (e.g. ``topicstrata.raycluster.RayDataEncoder``: a Ray Data
+    actor pool), yielding each chunk's vectors in order as it finishes.
     """
     docs = _check_texts(texts)
     if batch_size < 1:
@@ -83,16 +90,22 @@ def embed_texts(
         done = n_unique - len(missing)
         report("embed", done, n_unique)
         order = sorted(missing.tolist(), key=lambda u: -len(docs[unique_idx[u]]))
-        for start in range(0, len(order), FLUSH_ROWS):
-            chunk = order[start : start + FLUSH_ROWS]
-            vectors = embedder.encode(
-                [docs[unique_idx[u]] for u in chunk],
-                batch_size=batch_size,
-                progress=_Offset(report, done, n_unique),
+        chunks = [order[start : start + FLUSH_ROWS] for start in range(0, len(order), FLUSH_ROWS)]
+        texts_of = [[docs[unique_idx[u]] for u in chunk] for chunk in chunks]
+        if encode_chunks is None:
+            encoded: Iterator[NDArray[np.float32]] = (
+                embedder.encode(
+                    chunk_texts, batch_size=batch_size, progress=_Offset(report, done, n_unique)
+                )
+                for chunk_texts in texts_of
             )
+        else:
+            encoded = encode_chunks(embedder, texts_of, batch_size)
+        for chunk, vectors in zip(chunks, encoded, strict=True):
             _check_output(embedder, vectors, len(chunk), dim)
             out[chunk] = vectors
             done += len(chunk)
+            report("embed", done, n_unique)
             if cache is not None:
                 _store(cache, [unique_hashes[u] for u in chunk], vectors)
     finally:

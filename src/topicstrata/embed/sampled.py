@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from topicstrata._progress import ProgressCallback, null_progress
-from topicstrata.embed.api import embed_texts
+from topicstrata.embed.api import ChunkEncoder, embed_texts
 from topicstrata.embed.base import Embedder
 from topicstrata.embed.student import StudentEmbedder
 
@@ -79,11 +79,13 @@ def embed_sampled(
     cache_dir: str | os.PathLike[str] | None = None,
     batch_size: int = 64,
     progress: ProgressCallback = null_progress,
+    encode_chunks: ChunkEncoder | None = None,
 ) -> SampledEmbedding:
     """Embed ``texts``: all with ``teacher`` on small inputs, else teacher sample + student.
 
     Teacher vectors are cached by text hash as ``embed_texts`` does (a killed run keeps
     the chunks it finished); the student is cheap and refitted each time.
+    ``encode_chunks`` encodes the teacher's texts elsewhere (see ``embed_texts``).
     """
     docs = list(texts)
     n = len(docs)
@@ -99,6 +101,7 @@ def embed_sampled(
             use_cache=use_cache,
             batch_size=batch_size,
             progress=progress,
+            encode_chunks=encode_chunks,
         )
         return SampledEmbedding(
             vectors,
@@ -124,6 +127,7 @@ def embed_sampled(
         use_cache=use_cache,
         batch_size=batch_size,
         progress=progress,
+        encode_chunks=encode_chunks,
     )
     position = np.full(n_unique, -1, dtype=np.intp)
     position[chosen] = np.arange(len(chosen))

@@ -28,6 +28,7 @@ from topicstrata.pipeline.executor import (
     StepOutcome,
     StepTask,
     StepTimeoutError,
+    make_executor,
 )
 from topicstrata.pipeline.hashing import hash_source_code, hash_value
 from topicstrata.pipeline.hooks import PipelineHooks
@@ -114,6 +115,7 @@ __all__ = [
     "import_pipeline",
     "list_runs",
     "load_config_file",
+    "make_executor",
     "parse_param_overrides",
     "resume_run",
     "run_pipeline",

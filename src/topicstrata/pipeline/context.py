@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from topicstrata._faults import fault_point
 from topicstrata._progress import reporting
-from topicstrata.fanout import LocalFanOut
+from topicstrata.fanout import FanOut, LocalFanOut
 from topicstrata.pipeline.artifacts import ArtifactStore
 from topicstrata.pipeline.hashing import hash_source_code, hash_value, stable_hash
 from topicstrata.pipeline.steps import Resources
@@ -93,6 +93,7 @@ class StepContext:
         emit: Emit = _no_emit,
         mmap: bool = True,
         code_key: str = "",
+        fanout: str = "local",
     ) -> None:
         self.step = step
         self.run_id = run_id
@@ -103,6 +104,7 @@ class StepContext:
         self._emit = emit
         self.mmap = mmap
         self.code_key = code_key
+        self.fanout = fanout
         self.log = StepLog(step, emit)
         self.writes: dict[str, str] = {}
         self.map_stats: dict[str, int] = {"hits": 0, "computed": 0}
@@ -123,6 +125,15 @@ class StepContext:
             with reporting(inner):
                 sha = _map_item(**kwargs)
             yield i, sha
+
+    def _fanout(self, n_jobs: int | None) -> FanOut:
+        """Where ``map`` runs items: up to ``n_jobs`` at once (default: the step's CPUs on
+        this machine; on Ray, the cluster's CPUs)."""
+        if self.fanout == "ray":
+            from topicstrata.raycluster import RayFanOut
+
+            return RayFanOut(max_in_flight=n_jobs)
+        return LocalFanOut(n_jobs or max(1, int(self.resources.cpus)))
 
     def map(
         self,
@@ -171,7 +182,7 @@ class StepContext:
             i: {"root": self.root, "mmap": self.mmap, "func": func, "kwargs": items[keys[i]]}
             for i in todo
         }
-        fanout = LocalFanOut(n_jobs or max(1, int(self.resources.cpus)))
+        fanout = self._fanout(n_jobs)
         jobs = fanout.workers(len(todo))
         in_process = jobs <= 1
         results = self._map_here(label, work) if in_process else fanout.imap(_map_item, work)
@@ -187,7 +198,7 @@ class StepContext:
             label,
             total - len(todo),
             len(todo),
-            "in this process" if jobs <= 1 else f"in {jobs} worker processes",
+            "in this process" if in_process else f"in {jobs} {fanout.unit}",
         )
         out: dict[K, Any] = {}
         for i, item_key in enumerate(keys):

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from topicstrata.errors import ConfigError, PipelineError
+from topicstrata.fanout import check_executor
 from topicstrata.pipeline.artifacts import ArtifactStore
 from topicstrata.pipeline.context import Emit, StepContext, StepLog
 from topicstrata.pipeline.steps import Resources, RetryPolicy
@@ -54,6 +55,7 @@ __all__ = [
     "StepOutcome",
     "StepTask",
     "StepTimeoutError",
+    "make_executor",
     "run_attempt",
     "run_with_retries",
 ]
@@ -69,7 +71,8 @@ class StepTask:
 
     ``inputs`` maps argument names to ``("artifact", sha256)`` or
     ``("value", value)``. ``code_key`` is the step's code fingerprint, which
-    ``ctx.map`` adds to every item's cache key.
+    ``ctx.map`` adds to every item's cache key. ``fanout`` is where ``ctx.map``
+    runs its items: ``"local"`` (loky processes) or ``"ray"`` (Ray tasks).
     """
 
     run_id: str
@@ -87,6 +90,7 @@ class StepTask:
     cache_expire: float | None = None
     mmap: bool = True
     code_key: str = ""
+    fanout: str = "local"
 
 
 @dataclass
@@ -161,6 +165,7 @@ def run_attempt(task: StepTask, emit: Emit) -> AttemptResult:
                 emit,
                 task.mmap,
                 task.code_key,
+                task.fanout,
             )
             log = ctx.log
             kwargs["ctx"] = ctx
@@ -464,3 +469,16 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def make_executor(
+    kind: str = "local", *, address: str | None = None, max_workers: int | None = None
+) -> Executor:
+    """The executor ``--executor KIND [--address ADDR]`` asks for: ``local`` (this machine,
+    the default) or ``ray`` (a Ray cluster at ``address``, else a local Ray)."""
+    check_executor(kind, address)
+    if kind == "ray":
+        from topicstrata.pipeline.ray_executor import RayExecutor
+
+        return RayExecutor(address=address, max_workers=max_workers)
+    return LocalExecutor(max_workers=max_workers)

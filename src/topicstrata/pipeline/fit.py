@@ -21,6 +21,7 @@ from topicstrata.config import StrataConfig
 from topicstrata.ensemble import Ensemble, ReviewCallback
 from topicstrata.io import RowReport
 from topicstrata.mapping import Mapping, dumps_mapping, load_mapping
+from topicstrata.pipeline.executor import Executor
 from topicstrata.pipeline.hashing import hash_bytes
 from topicstrata.pipeline.hooks import PipelineHooks
 from topicstrata.pipeline.runner import RunResult, resume_run, run_pipeline
@@ -70,6 +71,7 @@ def run_fit(
     cache_dir: str | Path | None = None,
     review: ReviewCallback | None = None,
     progress: ProgressCallback = null_progress,
+    executor: Executor | None = None,
 ) -> FitResult:
     """Run the default topic pipeline on ``data`` and write the run directory ``run_dir``.
 
@@ -81,7 +83,9 @@ def run_fit(
     runs the pipeline with caching off in a temporary folder removed
     afterwards. ``review(layer, draft)`` is called at each layer's review
     point and may return an edited mapping (``None`` approves the draft);
-    without it every review is approved as is.
+    without it every review is approved as is. ``executor`` runs the steps
+    (default: a ``LocalExecutor``; ``make_executor("ray")`` for Ray): the
+    results and the cache do not depend on it.
     """
     config = config or StrataConfig()
     pipeline = build_pipeline(len(config.ensemble.layers))
@@ -96,7 +100,9 @@ def run_fit(
             "cache_dir": str(root / ".strata" / "cache") if cache else "",
             "auto_approve": review is None,
         }
-        result = run_pipeline(pipeline, params, root=root, hooks=hooks, cache=cache)
+        result = run_pipeline(
+            pipeline, params, root=root, executor=executor, hooks=hooks, cache=cache
+        )
         while result.status == "waiting" and result.waiting is not None:
             step = str(result.waiting["step"])
             layer_no = int(step.removeprefix(_REVIEW))
@@ -107,6 +113,7 @@ def run_fit(
                 result.run_id,
                 reviewed or draft,
                 pipeline=pipeline,
+                executor=executor,
                 hooks=hooks,
                 cache=cache,
             )

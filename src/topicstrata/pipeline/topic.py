@@ -138,6 +138,12 @@ def embed_records(
     texts = views[EMBED_TEXT].tolist()
     embedder = steps.build_embedder(cfg.embed, texts)
     cache = Path(cache_dir) / "embeddings" if cache_dir else None
+    encode_chunks = None
+    if ctx.fanout == "ray":  # the embedder in a Ray Data actor pool
+        from topicstrata.raycluster import RayDataEncoder
+
+        encode_chunks = RayDataEncoder()
+        ctx.log.info("embedding: texts to encode go through a Ray Data actor pool")
     result = embed_sampled(
         texts,
         embedder,
@@ -145,6 +151,7 @@ def embed_records(
         cache_dir=cache,
         batch_size=cfg.embed.batch_size,
         progress=ctx.progress,
+        encode_chunks=encode_chunks,
     )
     ctx.log.info("embedding: %s", result.summary)
     return {

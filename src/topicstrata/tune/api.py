@@ -13,6 +13,7 @@ import yaml
 from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.config import StrataConfig
 from topicstrata.errors import ConfigError
+from topicstrata.fanout import MapFn
 from topicstrata.tune.data import load_tune_data
 from topicstrata.tune.report import log_tuning, write_outputs
 from topicstrata.tune.study import TuneResult, TuneSettings, tune
@@ -64,8 +65,12 @@ def run_tune(
     tracking_uri: str | None = None,
     log_mlflow: bool = True,
     progress: ProgressCallback = null_progress,
+    map_workers: MapFn | None = None,
 ) -> TuneRun:
-    """Sample and preprocess ``data``, run the study, write ``out_dir``, log to MLflow."""
+    """Sample and preprocess ``data``, run the study, write ``out_dir``, log to MLflow.
+
+    ``map_workers`` runs parallel trial workers (default: loky processes here; a
+    ``RayFanOut`` runs them as Ray tasks)."""
     base = base or StrataConfig()
     settings = settings or TuneSettings()
     tune_data = load_tune_data(
@@ -77,7 +82,7 @@ def run_tune(
         cache_dir=cache_dir,
         progress=progress,
     )
-    result = tune(tune_data, base, settings, progress=progress)
+    result = tune(tune_data, base, settings, progress=progress, map_workers=map_workers)
     files = write_outputs(result, out_dir)
     run_id = log_tuning(result, out_dir, files, tracking_uri) if log_mlflow else None
     logger.info("best loss %.4f (trial %d)", result.best_loss, result.study.best_trial.number)

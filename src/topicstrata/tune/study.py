@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.config import StrataConfig
 from topicstrata.errors import ConfigError, ModelError, TopicStrataError
-from topicstrata.fanout import LocalFanOut, MapFn, available_cpus
+from topicstrata.fanout import FanOut, LocalFanOut, MapFn, available_cpus
 from topicstrata.tune.cv import CVResult, Folds, cross_validate, make_folds
 from topicstrata.tune.data import TuneData
 from topicstrata.tune.loss import LossWeights
@@ -233,7 +233,8 @@ def tune(
     base = base or StrataConfig()
     settings = settings or TuneSettings()
     if settings.n_jobs is None:
-        settings = settings.model_copy(update={"n_jobs": default_jobs(settings)})
+        fanout = map_workers if isinstance(map_workers, FanOut) else None
+        settings = settings.model_copy(update={"n_jobs": default_jobs(settings, fanout)})
     if (settings.n_jobs or 1) > 1 and _in_memory(settings.storage):
         raise ConfigError(
             f"n_jobs={settings.n_jobs} runs trials in worker processes, which cannot "
@@ -385,12 +386,14 @@ def _run_trials(
     return done
 
 
-def default_jobs(settings: TuneSettings) -> int:
-    """Workers when ``n_jobs`` is not given: one per CPU core, at most one per trial;
-    one with an in-memory storage (worker processes cannot share it)."""
+def default_jobs(settings: TuneSettings, fanout: FanOut | None = None) -> int:
+    """Workers when ``n_jobs`` is not given: one per CPU core (of the cluster, when the
+    workers run on a ``fanout`` such as Ray), at most one per trial; one with an
+    in-memory storage (worker processes cannot share it)."""
     if _in_memory(settings.storage):
         return 1
-    return max(1, min(available_cpus(), settings.trials))
+    cores = fanout.workers(settings.trials) if fanout is not None else available_cpus()
+    return max(1, min(cores, settings.trials))
 
 
 def _in_memory(storage: str) -> bool:
