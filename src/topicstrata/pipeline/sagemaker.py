@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,11 +153,14 @@ def _iso_duration(seconds: float) -> str:
 class _Context:
     """Builds SDK objects for one export; holds the session, parameters and notes."""
 
-    def __init__(self, pipeline: Pipeline, target: SageMakerTarget) -> None:
+    def __init__(
+        self, pipeline: Pipeline, target: SageMakerTarget, defaults: dict[str, Any]
+    ) -> None:
         from sagemaker.core.workflow.pipeline_context import PipelineSession
 
         self.pipeline = pipeline
         self.target = target
+        self.defaults = defaults
         self.session = PipelineSession()
         self.notes: dict[str, list[str]] = {}
         self.files: dict[str, str] = {}
@@ -177,6 +180,7 @@ class _Context:
 
         for p in self.pipeline.parameters:
             role = PATH_PARAMETERS.get(p.name)
+            value = self.defaults[p.name]
             if role == "input":
                 default = f"{self.target.prefix}/input/{p.name}"
                 self.sm_params[p.name] = smp.ParameterString(p.name, default_value=default)
@@ -185,19 +189,19 @@ class _Context:
                     f"a local path locally; here the S3 URI of the input (default {default})",
                 )
             elif isinstance(p, ParameterBoolean):
-                self.sm_params[p.name] = smp.ParameterBoolean(p.name, default_value=p.default)
+                self.sm_params[p.name] = smp.ParameterBoolean(p.name, default_value=value)
             elif isinstance(p, ParameterInteger):
-                self.sm_params[p.name] = smp.ParameterInteger(p.name, default_value=p.default)
+                self.sm_params[p.name] = smp.ParameterInteger(p.name, default_value=value)
             elif isinstance(p, ParameterFloat):
-                self.sm_params[p.name] = smp.ParameterFloat(p.name, default_value=p.default)
+                self.sm_params[p.name] = smp.ParameterFloat(p.name, default_value=value)
             elif isinstance(p, ParameterString):
-                self.sm_params[p.name] = smp.ParameterString(p.name, default_value=p.default)
+                self.sm_params[p.name] = smp.ParameterString(p.name, default_value=value)
             else:
                 import json
 
                 uri = f"{self.target.prefix}/parameters/{p.name}.json"
                 self.sm_params[p.name] = smp.ParameterString(p.name, default_value=uri)
-                self.files[f"{p.name}.json"] = json.dumps(p.default, indent=2, sort_keys=True)
+                self.files[f"{p.name}.json"] = json.dumps(value, indent=2, sort_keys=True)
                 self.note(
                     f"parameter {p.name}",
                     f"SageMaker has no {p.type_name} parameter: a String holding the S3 URI "
@@ -286,7 +290,9 @@ class _Context:
         for p in self._param_uses(step):
             role = PATH_PARAMETERS.get(p.name)
             if role == "input":
-                args += ["--param", f"{p.name}={_PROC_IN}/param-{p.name}"]
+                # The S3 prefix is mounted as a directory: the step reads the one file in
+                # it (or the directory, when it holds several: a Salesforce export).
+                args += ["--input", f"{p.name}={_PROC_IN}/param-{p.name}"]
             elif role == "output":
                 args += ["--param", f"{p.name}={output}"]
             elif role == "none":
@@ -449,18 +455,23 @@ class _Context:
         from sagemaker.mlops.workflow import TuningStep
         from sagemaker.train.tuner import HyperparameterTuner
 
+        from topicstrata.pipeline.stepdirs import TUNING_METRIC
+
         ranges = self._search_ranges()
         self.note(
             step.name,
-            f"SageMaker runs {self.target.tuning_jobs} trial training jobs (max_jobs); "
-            "tune_trials=0 (skip tuning) has no SageMaker form",
+            f"SageMaker always runs {self.target.tuning_jobs} trial training jobs (max_jobs), "
+            "whatever tune_trials says; with tune_trials=0 (tuning off) every trial scores "
+            "and passes on the configured settings unchanged",
         )
         tuner = HyperparameterTuner(
             model_trainer=self._trainer(step),
-            objective_metric_name="tuning-loss",
+            objective_metric_name=TUNING_METRIC,
             objective_type="Minimize",
             hyperparameter_ranges=ranges,
-            metric_definitions=[{"Name": "tuning-loss", "Regex": r"tuning-loss: ([-0-9.eE+]+)"}],
+            metric_definitions=[
+                {"Name": TUNING_METRIC, "Regex": TUNING_METRIC + r": ([-0-9.eE+]+)"}
+            ],
             max_jobs=self.target.tuning_jobs,
             max_parallel_jobs=min(2, self.target.tuning_jobs),
             strategy="Bayesian",
@@ -477,7 +488,8 @@ class _Context:
         )
 
     def _search_ranges(self) -> dict[str, Any]:
-        """The topicstrata search space around the ``config`` default, flattened."""
+        """The space the tuning step searches (``stepdirs.tuning_space``) for the ``config``
+        default, flattened; a trial decodes the values with ``stepdirs.search_dimensions``."""
         from sagemaker.core.parameter import (
             CategoricalParameter,
             ContinuousParameter,
@@ -485,32 +497,21 @@ class _Context:
         )
 
         from topicstrata.config import StrataConfig
-        from topicstrata.tune.space import Choice, Range, default_space
+        from topicstrata.pipeline.stepdirs import (
+            hyperparameter_text,
+            search_dimensions,
+            tuning_space,
+        )
+        from topicstrata.tune.space import Choice
 
-        config = next((p.default for p in self.pipeline.parameters if p.name == "config"), None)
-        base = StrataConfig.from_dict(config or {})
-        space = default_space(base)
-        dims: list[tuple[str, Any]] = []
-        for i, layer in enumerate(space.layers):
-            for name in type(layer).model_fields:
-                dim = getattr(layer, name)
-                if isinstance(dim, Range | Choice):
-                    dims.append((f"l{i + 1}.{name}", dim))
-                elif dim is not None:
-                    self.note("tune", f"search dimension l{i + 1}.{name} is not a range; fixed")
-        for name in type(space.representation).model_fields:
-            dim = getattr(space.representation, name)
-            if isinstance(dim, Range | Choice):
-                dims.append((f"repr.{name}", dim))
-        if space.split_mode is not None:
-            dims.append(("split.mode", space.split_mode))
+        base = StrataConfig.from_dict(self.defaults.get("config") or {})
+        dims, fixed = search_dimensions(tuning_space(base, base.tune))
+        for name in fixed:
+            self.note("tune", f"search dimension {name} is not a range; fixed")
         ranges: dict[str, Any] = {}
-        for name, dim in dims:
+        for name, dim in dims.items():
             if isinstance(dim, Choice):
-                values = [
-                    "-".join(map(str, v)) if isinstance(v, list) else str(v) for v in dim.choices
-                ]
-                ranges[name] = CategoricalParameter(values)
+                ranges[name] = CategoricalParameter([hyperparameter_text(v) for v in dim.choices])
             elif dim.integer:
                 ranges[name] = IntegerParameter(int(dim.low), int(dim.high))
             else:
@@ -665,16 +666,23 @@ def _register_defaults() -> None:
     register_condition(quality_ok, _quality_gate)
 
 
-def export_sagemaker(pipeline: Pipeline, target: SageMakerTarget) -> Export:
-    """Build ``pipeline``'s SageMaker definition offline; see the module docstring."""
+def export_sagemaker(
+    pipeline: Pipeline, target: SageMakerTarget, defaults: Mapping[str, Any] | None = None
+) -> Export:
+    """Build ``pipeline``'s SageMaker definition offline; see the module docstring.
+
+    ``defaults`` replaces parameter defaults (typed as ``Pipeline.resolve_params`` does):
+    the pipeline parameters' default values, and the ``config`` the tuning ranges are
+    drawn around."""
     target.validate()
+    resolved = pipeline.resolve_params(defaults)
     _register_defaults()
     # Some SDK modules create boto3 clients at import: the region must be set first.
     with _offline_environment(target.region), warnings.catch_warnings():
         # The SDK warns on every job built in a PipelineSession: that is the point here.
         warnings.filterwarnings("ignore", message="Running within a PipelineSession")
         workflow = _import_sdk()
-        ctx = _Context(pipeline, target)
+        ctx = _Context(pipeline, target, resolved)
         branch = set(pipeline.dag.branch_of)
         # Notes are gathered while building, so build twice: the second pass writes them
         # into each step's Description (building has no side effect outside ctx).
