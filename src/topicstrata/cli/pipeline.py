@@ -21,7 +21,7 @@ from topicstrata.cli._ui import (
     out,
     setup_logging,
 )
-from topicstrata.errors import ConfigError
+from topicstrata.errors import ConfigError, DependencyError
 from topicstrata.pipeline import (
     PipelineHooks,
     RunFailedError,
@@ -350,7 +350,13 @@ def export_sagemaker_cmd(
         role=role, bucket=bucket, image=image, region=region, instance_type=instance_type
     )
     target.validate()
-    result = export_sagemaker(import_pipeline(pipeline), target)
+    built = import_pipeline(pipeline)
+    try:
+        result = export_sagemaker(built, target)
+    except DependencyError as exc:
+        # friendly_errors prints with markup on, which would eat "[sagemaker]" in the hint.
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
     output.write_text(result.definition, encoding="utf-8")
     for name, text in result.files.items():
         (output.parent / name).write_text(text, encoding="utf-8")
