@@ -14,10 +14,8 @@ items' arrays go through the object store, so not all of them at the same
 time), and a wait that ends: when no item finishes for ``stall_timeout``
 seconds the map fails, naming the items still running, instead of hanging.
 
-``RayDataEncoder`` streams texts through Ray Data to an actor pool of the
-embedder (``map_batches`` with ``ActorPoolStrategy``), so the model loads once
-per actor, and hands the vectors back chunk by chunk, in order, for the
-embedding cache to commit as they come.
+The Ray Data adapters of the default pipeline's preprocessing and embedding are in
+``topicstrata.pipeline.raydata``.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from typing import Any, TypeVar
 from topicstrata.errors import DependencyError, TopicStrataError
 from topicstrata.fanout import FanOut, available_cpus
 
-__all__ = ["RayDataEncoder", "RayFanOut", "RayStallError", "connect", "object_store_bytes"]
+__all__ = ["STALL_TIMEOUT", "RayFanOut", "RayStallError", "connect", "object_store_bytes"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,125 +171,3 @@ class RayFanOut(FanOut):
 
     def __repr__(self) -> str:
         return f"RayFanOut(num_cpus={self.num_cpus}, max_in_flight={self.max_in_flight})"
-
-
-class _EncodeActor:
-    """A Ray Data actor: the embedder, loaded once, encodes batch after batch."""
-
-    def __init__(self, embedder: Any, batch_size: int) -> None:
-        from threadpoolctl import threadpool_limits
-
-        # Threads as a local step has them (see pipeline.ray_executor): same floats.
-        self._limits = threadpool_limits(limits=available_cpus())
-        self.embedder = embedder
-        self.batch_size = batch_size
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        vectors = self.embedder.encode([str(t) for t in batch["text"]], batch_size=self.batch_size)
-        return {"row": batch["row"], "vector": vectors}
-
-
-def _spread() -> dict[str, Any]:
-    """Actors spread over the nodes (one per node), not packed onto the first."""
-    return {"scheduling_strategy": "SPREAD"}
-
-
-class RayDataEncoder:
-    """A ``ChunkEncoder`` (``topicstrata.embed.api``) on Ray Data.
-
-    One actor per node by default, declaring half a CPU (``num_cpus``) and
-    using the node's cores for its threads, as a local step does: the step
-    that iterates over the pipeline keeps its own CPUs while it waits, and on a
-    small node whole-CPU actors leave nothing free, so the pipeline waits
-    forever (ray issue 44687 is the same trap with read tasks). The Ray executor
-    leaves that half CPU free. Every wait ends: no batch for ``stall_timeout``
-    seconds fails with :class:`RayStallError`.
-    """
-
-    def __init__(
-        self,
-        *,
-        actors: int | None = None,
-        num_cpus: float | None = None,
-        address: str | None = None,
-        stall_timeout: float = STALL_TIMEOUT,
-    ) -> None:
-        self.actors = actors
-        self.num_cpus = num_cpus
-        self.address = address
-        self.stall_timeout = stall_timeout
-
-    def _pool(self, ray: Any) -> tuple[int, float]:
-        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-        cpus = [float(n.get("CPU", 0)) for n in nodes if float(n.get("CPU", 0)) > 0] or [1.0]
-        return self.actors or len(cpus), self.num_cpus or 0.5
-
-    def __call__(self, embedder: Any, chunks: list[list[str]], batch_size: int) -> Iterator[Any]:
-        if not chunks:
-            return
-        import numpy as np
-        import pandas as pd
-
-        ray = connect(self.address)
-        size, per_actor = self._pool(ray)
-        texts = [t for chunk in chunks for t in chunk]
-        data = ray.data.DataContext.get_current()
-        data.execution_options.preserve_order = True
-        data.enable_progress_bars = False
-        ds = ray.data.from_pandas(pd.DataFrame({"row": np.arange(len(texts)), "text": texts}))
-        ds = ds.map_batches(
-            _EncodeActor,
-            fn_constructor_kwargs={"embedder": embedder, "batch_size": batch_size},
-            batch_size=max(batch_size, 256),
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=size),
-            num_cpus=per_actor,
-            ray_remote_args_fn=_spread,
-        )
-        logger.info(
-            "embedding %d texts on Ray Data: %d actor(s) of %g CPUs", len(texts), size, per_actor
-        )
-        got: list[Any] = []
-        held = 0
-        sizes = iter(len(chunk) for chunk in chunks)
-        want = next(sizes)
-        for batch in _within(ds.iter_batches(batch_size=None, batch_format="numpy"), self):
-            got.append(np.asarray(batch["vector"], dtype=np.float32))
-            held += len(batch["vector"])
-            while want and held >= want:
-                block = np.concatenate(got)
-                yield block[:want]
-                rest = block[want:]
-                got, held = ([rest] if len(rest) else []), len(rest)
-                want = next(sizes, 0)
-
-
-def _within(batches: Iterator[Any], encoder: RayDataEncoder) -> Iterator[Any]:
-    """``batches``, failing when the next one takes longer than the stall timeout."""
-    import queue
-    import threading
-
-    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=4)
-
-    def pump() -> None:
-        try:
-            for batch in batches:
-                box.put(("batch", batch))
-            box.put(("end", None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            box.put(("error", exc))
-
-    threading.Thread(target=pump, name="strata-ray-data", daemon=True).start()
-    while True:
-        try:
-            kind, value = box.get(timeout=encoder.stall_timeout)
-        except queue.Empty:
-            raise RayStallError(
-                f"Ray Data produced no embedding batch in {encoder.stall_timeout:g} s. Check "
-                "`ray status` for actors that cannot be placed, or raise the stall timeout."
-            ) from None
-        if kind == "end":
-            return
-        if kind == "error":
-            raise value
-        yield value

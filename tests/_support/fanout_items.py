@@ -17,3 +17,15 @@ def fail_on(x: int, bad: int) -> int:
     if x == bad:
         raise ValueError(f"item {x} is bad")
     return x
+
+
+def preprocess_in_a_step(texts: list[str]) -> object:
+    """What the preprocess step does on the Ray executor, inside its Ray task: full-mode
+    preprocessing through a Ray Data actor pool (stall timeout 3 minutes)."""
+    from functools import partial
+
+    from topicstrata.pipeline.raydata import RayDataWorkers
+    from topicstrata.preprocess import PreprocessConfig, preprocess
+
+    workers = partial(RayDataWorkers, stall_timeout=180)
+    return preprocess(texts, PreprocessConfig(mode="full", n_process=1), workers=workers)

@@ -21,7 +21,7 @@ from topicstrata.cli._ui import (
     out,
     setup_logging,
 )
-from topicstrata.errors import ConfigError, DependencyError
+from topicstrata.errors import ConfigError
 from topicstrata.pipeline import (
     PipelineHooks,
     RunFailedError,
@@ -350,13 +350,7 @@ def export_sagemaker_cmd(
         role=role, bucket=bucket, image=image, region=region, instance_type=instance_type
     )
     target.validate()
-    built = import_pipeline(pipeline)
-    try:
-        result = export_sagemaker(built, target)
-    except DependencyError as exc:
-        # friendly_errors prints with markup on, which would eat "[sagemaker]" in the hint.
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from None
+    result = export_sagemaker(import_pipeline(pipeline), target)
     output.write_text(result.definition, encoding="utf-8")
     for name, text in result.files.items():
         (output.parent / name).write_text(text, encoding="utf-8")

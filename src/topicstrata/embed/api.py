@@ -53,7 +53,7 @@ def embed_texts(
     misses are encoded, longest first, in batches of ``batch_size``; they are committed to
     the cache every few thousand texts. ``progress("embed", done, total)`` counts unique
     texts, cache hits included, and advances once per batch. ``encode_chunks`` encodes
-    the chunks somewhere else (e.g. ``topicstrata.raycluster.RayDataEncoder``: a Ray Data
+    the chunks somewhere else (e.g. ``topicstrata.pipeline.raydata.RayDataEncoder``: a Ray Data
     actor pool), yielding each chunk's vectors in order as it finishes.
     """
     docs = _check_texts(texts)

@@ -123,7 +123,12 @@ def make_text_views(
     """The two text views; an empty ``cache_dir`` means no text cache."""
     cfg = StrataConfig.from_dict({"preprocess": preprocess})
     cache = Path(cache_dir) / "preprocess" if cache_dir else None
-    views = steps.make_views(table, cfg.preprocess_config(), cache, ctx.progress)
+    workers = None
+    if ctx.fanout == "ray":  # chunks of texts to a Ray Data actor pool of spaCy pipelines
+        from topicstrata.pipeline.raydata import RayDataWorkers
+
+        workers = RayDataWorkers
+    views = steps.make_views(table, cfg.preprocess_config(), cache, ctx.progress, workers)
     return views.reset_index(drop=True)
 
 
@@ -140,7 +145,7 @@ def embed_records(
     cache = Path(cache_dir) / "embeddings" if cache_dir else None
     encode_chunks = None
     if ctx.fanout == "ray":  # the embedder in a Ray Data actor pool
-        from topicstrata.raycluster import RayDataEncoder
+        from topicstrata.pipeline.raydata import RayDataEncoder
 
         encode_chunks = RayDataEncoder()
         ctx.log.info("embedding: texts to encode go through a Ray Data actor pool")

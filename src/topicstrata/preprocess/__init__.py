@@ -22,14 +22,22 @@ from topicstrata.preprocess.config import (
     PreprocessConfig,
 )
 from topicstrata.preprocess.contractions import expand_contractions
-from topicstrata.preprocess.run import EntitySample, learn_entity_filter, preprocess
+from topicstrata.preprocess.run import (
+    ChunkWorkers,
+    EntitySample,
+    WorkersFactory,
+    learn_entity_filter,
+    preprocess,
+)
 
 __all__ = [
     "DEFAULT_ENTITY_LABELS",
     "DEFAULT_TEMPLATE_PATTERNS",
+    "ChunkWorkers",
     "EntitySample",
     "PreprocessCache",
     "PreprocessConfig",
+    "WorkersFactory",
     "clean_for_embedding",
     "expand_contractions",
     "learn_entity_filter",

@@ -41,7 +41,7 @@ from topicstrata.preprocess.nlp import split_words
 from topicstrata.preprocess.views import ViewMaker, Views, init_worker, run_in_worker
 from topicstrata.preprocess.vocabulary import VocabularyFilter, draw_sample, sample_order
 
-__all__ = ["EntitySample", "learn_entity_filter", "preprocess"]
+__all__ = ["ChunkWorkers", "EntitySample", "WorkersFactory", "learn_entity_filter", "preprocess"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +87,13 @@ def _chunks(texts: Sequence[str], size: int) -> list[Sequence[str]]:
     return [texts[start : start + size] for start in range(0, len(texts), size)]
 
 
-class _Workers:
+class ChunkWorkers:
     """Run :class:`ViewMaker` tasks on chunks of texts, in this process or in a pool.
 
     The pool starts only when there are enough texts to pay for loading spaCy in
-    each worker; a vocabulary-filter run uses one pool for all its stages.
+    each worker; a vocabulary-filter run uses one pool for all its stages. Another
+    engine subclasses it and overrides ``__enter__``, ``__exit__`` and ``map`` (e.g.
+    ``topicstrata.pipeline.raydata.RayDataWorkers``: a Ray Data actor pool).
     """
 
     def __init__(self, config: PreprocessConfig, n_texts: int) -> None:
@@ -100,7 +102,7 @@ class _Workers:
         self._maker: ViewMaker | None = None
         self._pool: Executor | None = None
 
-    def __enter__(self) -> _Workers:
+    def __enter__(self) -> ChunkWorkers:
         if self.n_workers > 1:
             # An executor, not multiprocessing.Pool: a worker killed (e.g. out of memory)
             # raises BrokenProcessPool here instead of hanging forever.
@@ -151,10 +153,14 @@ class _Workers:
                 future.cancel()
 
 
+#: ``factory(config, n_distinct_texts)`` -> the workers of one ``preprocess`` call.
+WorkersFactory = Callable[[PreprocessConfig, int], ChunkWorkers]
+
+
 def _per_record_views(
     texts: Sequence[str],
     salt: bytes,
-    workers: _Workers,
+    workers: ChunkWorkers,
     cache: PreprocessCache | None,
     done: Done,
 ) -> dict[str, Views]:
@@ -191,7 +197,7 @@ def _corpus_salt(salt: bytes, texts: Sequence[str]) -> bytes:
 def _read_sample(
     sample: Sequence[str],
     config: PreprocessConfig,
-    workers: _Workers,
+    workers: ChunkWorkers,
     cache: PreprocessCache | None,
     report: ProgressCallback,
 ) -> dict[str, tuple[str, str]]:
@@ -242,7 +248,7 @@ class EntitySample:
 def _learn(
     unique: Sequence[str],
     config: PreprocessConfig,
-    workers: _Workers,
+    workers: ChunkWorkers,
     cache: PreprocessCache | None,
     report: ProgressCallback,
 ) -> tuple[EntitySample, dict[str, str]]:
@@ -299,7 +305,7 @@ def learn_entity_filter(
     unique = list(dict.fromkeys(_as_text(value) for value in texts))
     cache = PreprocessCache(cache_dir, config.fingerprint()) if cache_dir is not None else None
     try:
-        with _Workers(config, len(unique)) as workers:
+        with ChunkWorkers(config, len(unique)) as workers:
             learned, _ = _learn(unique, config, workers, cache, progress or null_progress)
     finally:
         if cache is not None:
@@ -313,6 +319,7 @@ def _vocabulary_views(
     cache: PreprocessCache | None,
     report: ProgressCallback,
     count: dict[str, int],
+    make_workers: WorkersFactory,
 ) -> dict[str, Views]:
     """Views of distinct raw ``unique`` texts with the vocabulary entity filter: sampled
     texts keep spaCy's keywords, every other one is cleaned and filtered in one pass."""
@@ -335,7 +342,7 @@ def _vocabulary_views(
         done += sum(count[text] for text in raw)
         report(_TASK, done, total)
 
-    with _Workers(config, len(unique)) as workers:
+    with make_workers(config, len(unique)) as workers:
         learned, scanned = _learn(unique, config, workers, cache, report)
         sampled = [text for text, embed in scanned.items() if embed in learned.keywords]
         finished(sampled, [(scanned[text], learned.keywords[scanned[text]]) for text in sampled])
@@ -359,6 +366,7 @@ def preprocess(
     config: PreprocessConfig | None = None,
     cache_dir: str | Path | None = None,
     progress: ProgressCallback | None = None,
+    workers: WorkersFactory | None = None,
 ) -> pd.DataFrame:
     """Make the two text views of every record.
 
@@ -370,6 +378,8 @@ def preprocess(
         cache_dir: directory of the content-hash cache; ``None`` disables caching.
         progress: called as ``progress("preprocess", done, total)``; the vocabulary
             filter also reports ``"preprocess: entity sample"`` (texts spaCy read).
+        workers: where chunks of texts are processed (default: this process, or a
+            pool of worker processes on large inputs).
 
     Returns:
         A DataFrame with columns ``embed_text`` and ``keyword_tokens`` (both str,
@@ -378,6 +388,7 @@ def preprocess(
     """
     config = config or PreprocessConfig()
     report = progress or null_progress
+    make_workers = workers or ChunkWorkers
     index = texts.index if isinstance(texts, pd.Series) else None
     values = [_as_text(value) for value in texts]
     total = len(values)
@@ -391,7 +402,7 @@ def preprocess(
     cache = PreprocessCache(cache_dir, config.fingerprint()) if cache_dir is not None else None
     try:
         if config.samples_entities:
-            found = _vocabulary_views(unique, config, cache, report, count)
+            found = _vocabulary_views(unique, config, cache, report, count, make_workers)
         else:
             state = {"done": 0}
 
@@ -400,8 +411,8 @@ def preprocess(
                 report(_TASK, state["done"], total)
 
             salt = cache.salt if cache is not None else b""
-            with _Workers(config, len(unique)) as workers:
-                found = _per_record_views(unique, salt, workers, cache, done)
+            with make_workers(config, len(unique)) as chunk_workers:
+                found = _per_record_views(unique, salt, chunk_workers, cache, done)
     finally:
         if cache is not None:
             cache.close()

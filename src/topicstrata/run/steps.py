@@ -24,7 +24,7 @@ from topicstrata.errors import InputError
 from topicstrata.evaluate import evaluate_assignments
 from topicstrata.io import IngestConfig, IngestResult, read_records
 from topicstrata.io.schema import ID, KEYWORD_TOKENS, TEXT, TRUTH_LEVELS
-from topicstrata.preprocess import PreprocessConfig, preprocess
+from topicstrata.preprocess import PreprocessConfig, WorkersFactory, preprocess
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,13 @@ def make_views(
     config: PreprocessConfig,
     cache_dir: str | Path | None = None,
     progress: ProgressCallback = null_progress,
+    workers: WorkersFactory | None = None,
 ) -> pd.DataFrame:
-    """The two text views of every record, index aligned with ``table``."""
-    views = preprocess(table[TEXT].tolist(), config, cache_dir=cache_dir, progress=progress)
+    """The two text views of every record, index aligned with ``table``; ``workers``
+    process the chunks of texts elsewhere (see ``preprocess``)."""
+    views = preprocess(
+        table[TEXT].tolist(), config, cache_dir=cache_dir, progress=progress, workers=workers
+    )
     views.index = table.index
     return views
 
