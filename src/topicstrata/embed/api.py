@@ -59,7 +59,7 @@ def embed_texts(
     docs = _check_texts(texts)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}.")
-    report = progress or null_progress
+    report = _Monotonic(progress or null_progress)
     hashes = [text_hash(t) for t in docs]
     position: dict[bytes, int] = {}  # hash -> its row among the unique texts
     unique_idx: list[int] = []  # unique row -> index of its first occurrence in texts
@@ -112,6 +112,20 @@ def embed_texts(
         if cache is not None:
             cache.close()
     return out[inverse]
+
+
+class _Monotonic:
+    """Passes on progress only when it moves: a chunk's last batch and the chunk's end
+    report the same count once."""
+
+    def __init__(self, report: ProgressCallback) -> None:
+        self.report = report
+        self.last: int | None = None
+
+    def __call__(self, task: str, done: int, total: int | None) -> None:
+        if done != self.last:
+            self.last = done
+            self.report(task, done, total)
 
 
 class _Offset:
