@@ -315,10 +315,12 @@ def demo(
 def _register_commands() -> None:
     """Commands that live in their own modules (their imports stay lazy)."""
     from topicstrata.cli.serve import serve_command
+    from topicstrata.cli.studio import studio_command
     from topicstrata.cli.tune import tune_command
 
     app.command("tune")(tune_command)
     app.command("serve")(serve_command)
+    app.command("studio")(studio_command)
 
 
 _register_commands()

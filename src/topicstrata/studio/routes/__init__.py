@@ -1,0 +1,1 @@
+"""One router per area of the studio: runs, topics, analytics, registry, static assets."""

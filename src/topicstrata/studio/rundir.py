@@ -1,0 +1,130 @@
+"""Read a run directory for the pages: only the columns a page needs, cached by mtime.
+
+A run's directory is its ``output`` parameter (relative paths are looked up
+under the studio root, then the working directory). Parquet is read with
+column projection, so a page over a million records loads a few columns,
+never the texts of every record.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from topicstrata.pipeline.store import RunRecord
+from topicstrata.run.outputs import ASSIGNMENTS, HIERARCHY, TOPICS, VIEWS
+from topicstrata.studio.errors import StudioError, bad_param
+
+__all__ = ["RunDir", "locate_run_dir"]
+
+#: Bounded: each entry is a few columns of one run directory.
+_CACHE_ENTRIES = 16
+
+
+def locate_run_dir(root: Path, run: RunRecord) -> Path:
+    """The run's directory, or 404 naming where it was looked for and why it may be missing."""
+    output = str(run.parameters.get("output") or "")
+    if not output:
+        raise StudioError(
+            404,
+            f"run {run.run_id} has no run directory",
+            "its pipeline has no `output` parameter, so there is no topic tree to show.",
+        )
+    candidates = [Path(output)] if Path(output).is_absolute() else [root / output, Path(output)]
+    for path in candidates:
+        if (path / ASSIGNMENTS).is_file():
+            return path
+    where = " or ".join(str(p) for p in candidates)
+    if run.status == "waiting":
+        why = "the run is waiting for a review and has not written its results yet"
+        todo = f"review and resume it (`strata pipeline resume {run.run_id}`)"
+    elif run.status in ("running",):
+        why, todo = "the run is still running", "come back when it has finished"
+    else:
+        why = f"the run's status is {run.status}"
+        todo = f"check that {where} was not moved or deleted, or resume the run"
+    raise StudioError(404, f"no {ASSIGNMENTS} for run {run.run_id}", f"{why}; {todo}.")
+
+
+@lru_cache(maxsize=_CACHE_ENTRIES)
+def _read(path: str, mtime_ns: int, columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.read_parquet(path, columns=list(columns))
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """The files of one run directory, read on demand."""
+
+    path: Path
+
+    def _parquet(self, name: str, columns: list[str]) -> pd.DataFrame:
+        file = self.path / name
+        frame = _read(str(file), file.stat().st_mtime_ns, tuple(columns))
+        return frame.copy()
+
+    def assignment_columns(self) -> list[str]:
+        return list(pq.read_schema(self.path / ASSIGNMENTS).names)
+
+    @property
+    def depth(self) -> int:
+        """Number of levels (``path_l1``, ``path_l2``...) in the assignments."""
+        return sum(1 for c in self.assignment_columns() if c.startswith("path_l"))
+
+    def check_level(self, level: int) -> int:
+        if not 1 <= level <= self.depth:
+            raise bad_param(
+                "level", level, f"this run has levels 1 to {self.depth}; pick one of them."
+            )
+        return level
+
+    def assignments(self, columns: list[str]) -> pd.DataFrame:
+        """Only ``columns`` of ``assignments.parquet`` (those the file has)."""
+        have = set(self.assignment_columns())
+        return self._parquet(ASSIGNMENTS, [c for c in columns if c in have])
+
+    def topics(self) -> pd.DataFrame:
+        """Topic descriptions: keywords with weights, phrases, representatives, flags."""
+        cols = [
+            "path",
+            "final_path",
+            "level",
+            "label",
+            "keywords",
+            "keyword_scores",
+            "phrases",
+            "representative_ids",
+            "flags",
+            "coherence",
+            "action",
+        ]
+        have = set(pq.read_schema(self.path / TOPICS).names)
+        return self._parquet(TOPICS, [c for c in cols if c in have])
+
+    def labels(self) -> dict[str, str]:
+        """Label of every topic path of the final tree (after the mapping)."""
+        file = self.path / HIERARCHY
+        if not file.is_file():
+            return {}
+        labels: dict[str, str] = {}
+
+        def walk(nodes: list[dict[str, Any]]) -> None:
+            for node in nodes:
+                labels[str(node["path"])] = str(node.get("label") or node["path"])
+                walk(node.get("children") or [])
+
+        walk(json.loads(file.read_text(encoding="utf-8")).get("topics", []))
+        return labels
+
+    def record_texts(self, ids: list[str]) -> dict[str, str]:
+        """The cleaned text of a few records, read with a filter on ``id``."""
+        file = self.path / VIEWS
+        if not ids or not file.is_file():
+            return {}
+        table = pq.read_table(file, columns=["id", "embed_text"], filters=[("id", "in", ids)])
+        return dict(zip(table["id"].to_pylist(), table["embed_text"].to_pylist(), strict=True))
