@@ -6,9 +6,10 @@ import re
 
 from fastapi.testclient import TestClient
 
-from _support.studio import row_of
+from _support.studio import plotly_data, row_of
 from topicstrata.pipeline import describe_run
 from topicstrata.studio import create_app
+from topicstrata.studio.dagview import STATUS_COLOURS
 
 
 def test_runs_page_lists_each_run_with_its_status(client, studio_root):
@@ -96,3 +97,15 @@ def test_an_empty_root_shows_no_runs_and_creates_nothing(tmp_path):
     assert page.status_code == 200
     assert 'id="no-runs"' in page.text
     assert not (tmp_path / ".strata").exists()
+
+
+def test_run_page_draws_the_dag_coloured_by_status(client, studio_root):
+    page = client.get(f"/runs/{studio_root.waiting}")
+    steps = describe_run(studio_root.root, studio_root.waiting)["steps"]
+    nodes = plotly_data(page.text, "dag-chart")[1]
+    colour = dict(zip(nodes["text"], nodes["marker"]["color"], strict=True))
+    assert {s["step"] for s in steps} <= set(colour)
+    for step in steps:
+        assert colour[step["step"]] == STATUS_COLOURS[step["status"]], step["step"]
+    assert colour["review_1"] == STATUS_COLOURS["waiting"]
+    assert colour["layer_2"] == STATUS_COLOURS["pending"]  # not reached before the review

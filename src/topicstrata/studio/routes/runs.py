@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from topicstrata.pipeline.store import RUN_STATUSES
+from topicstrata.studio.dagview import step_graph
 from topicstrata.studio.pages import render
 from topicstrata.studio.runinfo import list_page, run_detail
 
@@ -38,4 +39,10 @@ def runs_page(
 @router.get("/runs/{run_id}")
 def run_page(request: Request, run_id: str) -> Response:
     info = run_detail(request.app.state.settings.root, run_id)
-    return render(request, "run.html", run=info)
+    graph = step_graph(info.get("factory"), info["steps"])
+    dag = (
+        None
+        if graph is None
+        else graph.to_html(full_html=False, include_plotlyjs=False, div_id="dag-chart")
+    )
+    return render(request, "run.html", run=info, dag=dag)
