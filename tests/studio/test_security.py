@@ -95,3 +95,17 @@ def test_cli_refuses_a_guessable_token(studio_root, started):
     assert result.exit_code == 1
     assert "shorter than" in result.output
     assert started == []
+
+
+def test_an_unexpected_error_is_a_500_page_without_a_traceback(studio_root, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("topicstrata.studio.routes.topics.build_tree", broken)
+    client = TestClient(create_app(studio_root.root), raise_server_exceptions=False)
+    page = client.get(f"/runs/{studio_root.succeeded}/tree.json")
+    assert page.status_code == 500
+    assert "internal error" in page.text
+    assert "RuntimeError" in page.text
+    assert "secret internals" not in page.text
+    assert "Traceback" not in page.text
