@@ -112,7 +112,7 @@ def analytics_page(
         run=run,
         level=level,
         depth=files.depth,
-        bands=bands or ",".join(f"{e:g}" for e in DEFAULT_BANDS),
+        bands=bands or ",".join(f"{e:.15g}" for e in DEFAULT_BANDS),
         tables=built,
         heatmap=heatmap,
         page=page,
