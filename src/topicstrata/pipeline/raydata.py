@@ -46,11 +46,6 @@ class _EncodeActor:
         return {"row": batch["row"], "vector": vectors}
 
 
-def _spread() -> dict[str, Any]:
-    """Actors spread over the nodes (one per node), not packed onto the first."""
-    return {"scheduling_strategy": "SPREAD"}
-
-
 class RayDataEncoder:
     """A ``ChunkEncoder`` (``topicstrata.embed.api``) on Ray Data.
 
@@ -89,11 +84,20 @@ class RayDataEncoder:
 
         ray = connect(self.address)
         size, per_actor = self._pool(ray)
-        texts = [t for chunk in chunks for t in chunk]
         data = ray.data.DataContext.get_current()
         data.execution_options.preserve_order = True
         data.enable_progress_bars = False
-        ds = ray.data.from_pandas(pd.DataFrame({"row": np.arange(len(texts)), "text": texts}))
+        # Blocks go out once every actor is up, not all to whichever started first.
+        data.wait_for_min_actors_s = int(self.stall_timeout)
+        # One block per chunk: a single block goes to a single actor, and the others
+        # (one per node; Ray Data spreads actors over the nodes by default) sit idle.
+        starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
+        ds = ray.data.from_pandas(
+            [
+                pd.DataFrame({"row": np.arange(start, start + len(chunk)), "text": chunk})
+                for start, chunk in zip(starts, chunks, strict=False)
+            ]
+        )
         ds = ds.map_batches(
             _EncodeActor,
             fn_constructor_kwargs={"embedder": embedder, "batch_size": batch_size},
@@ -101,10 +105,12 @@ class RayDataEncoder:
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=size),
             num_cpus=per_actor,
-            ray_remote_args_fn=_spread,
         )
         logger.info(
-            "embedding %d texts on Ray Data: %d actor(s) of %g CPUs", len(texts), size, per_actor
+            "embedding %d texts on Ray Data: %d actor(s) of %g CPUs",
+            int(starts[-1]),
+            size,
+            per_actor,
         )
         got: list[Any] = []
         held = 0
@@ -245,6 +251,8 @@ class RayDataWorkers(ChunkWorkers):
         data = ray.data.DataContext.get_current()
         data.execution_options.preserve_order = True
         data.enable_progress_bars = False
+        # Blocks go out once every actor is up, not all to whichever started first.
+        data.wait_for_min_actors_s = int(self.stall_timeout)
         # One block per chunk, made here: a repartition would be an all-to-all stage whose
         # 1-CPU tasks never start while this step and the actors hold the CPUs.
         blocks = [pd.DataFrame({"i": [i], "texts": [list(c)]}) for i, c in enumerate(todo)]
