@@ -44,7 +44,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    from ray.cluster_utils import Cluster
+    try:
+        from ray.cluster_utils import Cluster
+    except ImportError:
+        raise SystemExit(
+            "bench/ray_cluster.py needs Ray: pip install 'topicstrata[ray]' (make install does)"
+        ) from None
 
     work = Path(tempfile.mkdtemp(prefix="strata-ray-cluster-"))
     data = work / "data.parquet"
