@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 
 def square_with_pid(x: int, delay: float = 0.0) -> tuple[int, int]:
@@ -43,3 +44,25 @@ class NodeEmbedder:
 
         node = int(ray.get_runtime_context().get_node_id()[:6], 16)
         return np.full((len(batch), 1), node, dtype=np.float32)
+
+
+def node_of(item: int) -> dict[str, object]:
+    """A ``ctx.map`` item that says which Ray node ran it."""
+    import ray
+
+    return {"item": item, "node": ray.get_runtime_context().get_node_id()}
+
+
+def step_and_items_nodes(n: int, ctx: Any) -> dict[str, object]:
+    """A step that says where it ran and where its ``ctx.map`` items ran."""
+    import ray
+
+    items = ctx.map(node_of, {i: {"item": i} for i in range(n)}, n_jobs=n)
+    return {"step": ray.get_runtime_context().get_node_id(), "items": items}
+
+
+class Busy:
+    """A Ray actor that only holds its CPUs."""
+
+    def ready(self) -> bool:
+        return True

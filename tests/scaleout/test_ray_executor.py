@@ -145,7 +145,7 @@ def test_library_logs_of_a_step_on_ray_reach_the_driver(tmp_path, caplog):
     assert [r.getMessage() for r in forwarded] == ["library says hello from ray"]
 
 
-def test_a_step_asking_for_more_than_any_node_has_runs_on_the_largest(tmp_path):
+def test_a_step_asking_for_more_than_its_node_has_runs_scaled_down(tmp_path):
     step = ProcessingStep(
         "big", sleepy, inputs={"seconds": 0}, resources=Resources(cpus=64, memory="4TB")
     )

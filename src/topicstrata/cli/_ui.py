@@ -34,8 +34,8 @@ Address = Annotated[
     str | None,
     typer.Option(
         "--address",
-        help="Ray cluster to join (ray://HOST:10001, HOST:6379 or auto); "
-        "default: $RAY_ADDRESS, else a local Ray.",
+        help="Ray cluster to join (HOST:6379 or auto; ray://HOST:10001 for strata tune "
+        "only); default: $RAY_ADDRESS, else a local Ray.",
     ),
 ]
 

@@ -79,6 +79,15 @@ def _map_item(root: str, mmap: bool, func: Callable[..., Any], kwargs: Mapping[s
     return ArtifactStore(root, mmap=mmap).put(value).sha256
 
 
+def _map_value(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
+    """Worker body of ``ctx.map`` on Ray: run one item and hand its result back.
+
+    The item may run on another node, which need not see the run's root: the
+    step's process stores the result, so artefacts stay where the driver runs.
+    """
+    return func(**kwargs)
+
+
 class StepContext:
     """Handed to a step function that declares ``ctx``; see the module docstring."""
 
@@ -185,7 +194,14 @@ class StepContext:
         fanout = self._fanout(n_jobs)
         jobs = fanout.workers(len(todo))
         in_process = jobs <= 1
-        results = self._map_here(label, work) if in_process else fanout.imap(_map_item, work)
+        results: Iterator[tuple[int, str]]
+        if in_process:
+            results = self._map_here(label, work)
+        elif self.fanout == "ray":
+            remote = {i: {"func": func, "kwargs": items[keys[i]]} for i in todo}
+            results = ((i, store.put(v).sha256) for i, v in fanout.imap(_map_value, remote))
+        else:
+            results = fanout.imap(_map_item, work)
         for i, sha in results:
             shas[i] = sha
             fault_point("map-item")

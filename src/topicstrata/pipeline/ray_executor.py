@@ -5,12 +5,13 @@ driver, as with :class:`LocalExecutor`; only :func:`run_attempt` moves: a
 Ray task runs it with ``num_cpus`` and ``memory`` from the step's
 ``Resources``, and the step's ``ctx.map`` items become Ray tasks too
 (``StepTask.fanout = "ray"``), so the per-topic fits and the tuning workers
-spread over the cluster. The task reads and writes the artefact store at the
-run's root, so every node must see that path (one machine, or a shared
-filesystem). Cache keys do not depend on the executor: a run on Ray reuses
-what a local run stored, and the other way round.
+spread over the cluster. Step tasks run on the driver's node, where the
+artefact store at the run's root is: the items' results come back through
+Ray's object store and the step stores them, so the other nodes need not see
+the root (no shared filesystem). Cache keys do not depend on the executor: a
+run on Ray reuses what a local run stored, and the other way round.
 
-A step asking for more CPUs or memory than the largest node has is scaled
+A step asking for more CPUs or memory than the driver's node has is scaled
 down to that node (logged), as the local executor runs an oversized step
 alone, instead of waiting forever for a node that will never exist; and it
 leaves half a CPU of the node free (``HEADROOM``): a step iterating over a Ray
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -54,6 +56,12 @@ logger = logging.getLogger(__name__)
 POLL = 0.2
 #: CPUs of a node a step's task leaves free for the Ray Data actors it waits for.
 HEADROOM = 0.5
+
+_NOT_A_NODE = (
+    "the Ray executor runs steps on the driver's node, next to the run's root, and a Ray "
+    "Client driver (ray://) is not a node of the cluster. Run strata on a cluster node "
+    "with --address HEAD:6379 (or auto); strata tune --executor ray takes ray:// too."
+)
 
 
 def _attempt_on_ray(task: StepTask, events: Any) -> AttemptResult:
@@ -89,6 +97,8 @@ class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, address: str | None = None, max_workers: int | None = None) -> None:
+        if (address or os.environ.get("RAY_ADDRESS", "")).startswith("ray://"):
+            raise PipelineError(_NOT_A_NODE)
         self.address = address
         self.max_workers = max_workers
         self._pool: ThreadPoolExecutor | None = None
@@ -103,22 +113,32 @@ class RayExecutor(Executor):
         return self._pool.submit(run_with_retries, task, emit, self._attempt)
 
     def _options(self, ray: Any, resources: Resources, step: str) -> dict[str, Any]:
-        """Ray task options for a step's resources, fitted to the largest node."""
-        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-        max_cpus = max((float(n.get("CPU", 0)) for n in nodes), default=1.0)
-        max_memory = max((float(n.get("memory", 0)) for n in nodes), default=0.0)
+        """Ray task options for a step's resources, on the driver's node and fitted to it."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = ray.get_runtime_context().get_node_id()
+        nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("NodeID") == here]
+        if not nodes:
+            raise PipelineError(_NOT_A_NODE)
+        node = nodes[0].get("Resources", {})
+        max_cpus = float(node.get("CPU", 0)) or 1.0
+        max_memory = float(node.get("memory", 0))
         cpus = resources.cpus
         if cpus > max_cpus:
-            logger.info("step %s asks for %g CPUs; the largest node has %g", step, cpus, max_cpus)
+            logger.info("step %s asks for %g CPUs; the driver's node has %g", step, cpus, max_cpus)
         # Half a CPU of the node stays free for what the step starts and waits for: a Ray
         # Data actor pool does not borrow the CPUs of the task iterating over it.
         cpus = min(cpus, max(HEADROOM, max_cpus - HEADROOM))
-        options: dict[str, Any] = {"num_cpus": cpus, "max_retries": 0}
+        options: dict[str, Any] = {
+            "num_cpus": cpus,
+            "max_retries": 0,
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=False),
+        }
         memory = resources.memory_bytes
         if memory:
             if max_memory and memory > max_memory:
                 logger.info(
-                    "step %s asks for %d MiB; the largest node has %d MiB",
+                    "step %s asks for %d MiB; the driver's node has %d MiB",
                     step,
                     memory >> 20,
                     int(max_memory) >> 20,
