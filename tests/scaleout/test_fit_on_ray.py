@@ -13,28 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from _support.faults import CONFIG, _fit_cmd, run_logged, strata_env, write_config
+from _support.faults import _fit_cmd, run_logged, strata_env, write_config
+from _support.fits import fit, parallel_fit_inputs, results
 from _support.runs import write_dirty_opportunities
-from topicstrata.pipeline import list_runs, run_status
+from topicstrata.pipeline import run_status
 
 pytest.importorskip("ray", reason="the Ray executor needs `pip install 'topicstrata[ray]'`")
 
-RESULT_FILES = ("assignments.parquet", "topics.parquet")
 #: Steps whose work a cache hit saves (the others are cheap, or never cached).
 CACHED_WORK = ("ingest", "preprocess", "embed", "layer_1", "layer_2")
 
 
 def _fit(data: Path, config: Path, root: Path, *extra: str) -> str:
     """``strata fit --jobs 2 EXTRA...`` in ``root``; returns the run id."""
-    root.mkdir(parents=True, exist_ok=True)
-    cmd = [*_fit_cmd(data, root, config), "--jobs", "2", *extra]
-    done = run_logged(cmd, strata_env(), root / "log", new_session=False)
-    assert done.returncode == 0, (root / "log").read_text()
-    return list_runs(root, limit=1)[0].run_id
-
-
-def _results(root: Path) -> dict[str, bytes]:
-    return {name: (root / "run" / name).read_bytes() for name in RESULT_FILES}
+    return fit(data, config, root, "--jobs", "2", *extra)
 
 
 def _computed(root: Path, run_id: str) -> list[str]:
@@ -44,12 +36,7 @@ def _computed(root: Path, run_id: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    base = tmp_path_factory.mktemp("ray-fit")
-    data = base / "data.csv"
-    write_dirty_opportunities(data, rows=400)
-    # parallel_min_rows 0: layer 2's per-topic fits fan out (to Ray tasks) even at this size.
-    config = {**CONFIG, "ensemble": {**CONFIG["ensemble"], "parallel_min_rows": 0}}
-    return data, write_config(base / "config.yaml", config), base
+    return parallel_fit_inputs(tmp_path_factory.mktemp("ray-fit"))
 
 
 def test_fit_on_ray_equals_local_and_the_cache_is_shared_both_ways(setup):
@@ -60,15 +47,15 @@ def test_fit_on_ray_equals_local_and_the_cache_is_shared_both_ways(setup):
     steps = run_status(on_ray, ray_run).steps
     assert "computed in 2 Ray tasks at once" in (steps["layer_2"].log or "")
     assert "through a Ray Data actor pool" in (steps["embed"].log or "")
-    assert _results(on_ray) == _results(local)
+    assert results(on_ray) == results(local)
 
     # A local run over the Ray run's store computes nothing, and the other way round.
     (on_ray / "run" / "assignments.parquet").unlink()
     assert _computed(on_ray, _fit(data, config, on_ray)) == []
-    assert _results(on_ray) == _results(local)
+    assert results(on_ray) == results(local)
     (local / "run" / "assignments.parquet").unlink()
     assert _computed(local, _fit(data, config, local, "--executor", "ray")) == []
-    assert _results(local) == _results(on_ray)
+    assert results(local) == results(on_ray)
 
 
 def test_address_without_the_ray_executor_is_refused(tmp_path):

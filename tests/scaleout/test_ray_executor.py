@@ -30,14 +30,9 @@ from topicstrata.pipeline import (
 ray = pytest.importorskip("ray", reason="the Ray executor needs `pip install 'topicstrata[ray]'`")
 
 from topicstrata.pipeline.ray_executor import RayExecutor  # noqa: E402
-from topicstrata.raycluster import RayFanOut, RayStallError, connect  # noqa: E402
+from topicstrata.raycluster import RayFanOut, RayStallError  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    connect(num_cpus=2)
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 
 def test_ray_fanout_runs_items_as_ray_tasks_in_item_order():

@@ -18,14 +18,8 @@ from topicstrata.synth import make_opportunities
 ray = pytest.importorskip("ray", reason="the Ray executor needs `pip install 'topicstrata[ray]'`")
 
 from topicstrata.pipeline.raydata import RayDataEncoder, RayDataWorkers  # noqa: E402
-from topicstrata.raycluster import connect  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    connect(num_cpus=2)
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 
 @pytest.fixture(scope="module")
