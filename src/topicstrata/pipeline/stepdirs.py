@@ -294,15 +294,13 @@ class TrialResult:
 
 def _trial(kwargs: Mapping[str, Any], values: Mapping[str, Any]) -> TrialResult:
     """Score the settings ``values`` pick (the configured ones when ``trials`` is 0)."""
-    import numpy as np
     import optuna
 
     from topicstrata.config import StrataConfig
-    from topicstrata.io.schema import EMBED_TEXT, ID, KEYWORD_TOKENS
     from topicstrata.run import steps
-    from topicstrata.tune import TuneData, TuneSettings
+    from topicstrata.tune import TuneSettings
     from topicstrata.tune.cv import cross_validate, make_folds
-    from topicstrata.tune.data import sample_rows
+    from topicstrata.tune.data import sample_rows, tune_data_from_views
     from topicstrata.tune.space import base_params, suggest_config
 
     ensemble, table, views = kwargs["ensemble"], kwargs["table"], kwargs["views"]
@@ -327,15 +325,7 @@ def _trial(kwargs: Mapping[str, Any], values: Mapping[str, Any]) -> TrialResult:
     labels = [c for c in str(kwargs["labels"]).split(",") if c.strip()]
     label_cols = steps.label_columns(table, labels)
     rows = sample_rows(len(table), settings.sample, settings.seed)
-    sample, sample_views = table.iloc[rows], views.iloc[rows]
-    data = TuneData(
-        ids=sample[ID].astype(str).tolist(),
-        embed_texts=sample_views[EMBED_TEXT].tolist(),
-        keyword_texts=sample_views[KEYWORD_TOKENS].tolist(),
-        labels={c: sample[c].astype(str).tolist() for c in label_cols},
-        embeddings={base.embed.backend: np.asarray(kwargs["embeddings"])[rows]},
-        embed_config=base.embed,
-    )
+    data = tune_data_from_views(table, views, rows, label_cols, kwargs["embeddings"], base.embed)
     folds = make_folds(len(data), settings.folds, settings.seed, settings.probe_share)
     cv = cross_validate(
         data.embedding(base.embed.backend), data.keyword_texts, data.ids, config.ensemble,

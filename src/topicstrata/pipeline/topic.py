@@ -31,7 +31,7 @@ from topicstrata.ensemble import Ensemble, EnsembleConfig
 from topicstrata.ensemble.fit import describe_group, fans_out
 from topicstrata.errors import InputError
 from topicstrata.io import RowReport
-from topicstrata.io.schema import EMBED_TEXT, ID, KEYWORD_TOKENS
+from topicstrata.io.schema import EMBED_TEXT, KEYWORD_TOKENS
 from topicstrata.mapping import Mapping, dump_mapping, load_mapping
 from topicstrata.pipeline.context import StepContext
 from topicstrata.pipeline.definition import Pipeline
@@ -190,9 +190,9 @@ def tune_ensemble(
     """
     if trials <= 0:
         return ensemble
-    from topicstrata.tune import TuneData, TuneSettings
+    from topicstrata.tune import TuneSettings
     from topicstrata.tune import tune as run_study
-    from topicstrata.tune.data import sample_rows
+    from topicstrata.tune.data import sample_rows, tune_data_from_views
 
     base = StrataConfig.from_dict({"ensemble": ensemble, "embed": embed})
     label_cols = steps.label_columns(table, [c for c in labels.split(",") if c.strip()])
@@ -204,15 +204,7 @@ def tune_ensemble(
     rows = sample_rows(len(table), settings.sample, settings.seed)
     if len(rows) < len(table):
         ctx.log.info("tuning on a sample of %d of %d records", len(rows), len(table))
-    sample, sample_views = table.iloc[rows], views.iloc[rows]
-    data = TuneData(
-        ids=sample[ID].astype(str).tolist(),
-        embed_texts=sample_views[EMBED_TEXT].tolist(),
-        keyword_texts=sample_views[KEYWORD_TOKENS].tolist(),
-        labels={c: sample[c].astype(str).tolist() for c in label_cols},
-        embeddings={base.embed.backend: np.asarray(embeddings)[rows]},
-        embed_config=base.embed,
-    )
+    data = tune_data_from_views(table, views, rows, label_cols, embeddings, base.embed)
     space = settings.space
     if space is not None:
         space = space.model_copy(update={"embedders": [base.embed.backend]})

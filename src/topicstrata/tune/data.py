@@ -19,12 +19,12 @@ from numpy.typing import NDArray
 from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.config import EmbedConfig, StrataConfig
 from topicstrata.errors import InputError
-from topicstrata.io.schema import EMBED_TEXT, KEYWORD_TOKENS
+from topicstrata.io.schema import EMBED_TEXT, ID, KEYWORD_TOKENS
 from topicstrata.run import steps
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TuneData", "load_tune_data", "sample_rows"]
+__all__ = ["TuneData", "load_tune_data", "sample_rows", "tune_data_from_views"]
 
 
 @dataclass
@@ -83,6 +83,27 @@ def sample_rows(n: int, sample: int | None, seed: int) -> NDArray[np.intp]:
     if sample is None or n <= sample:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
+
+
+def tune_data_from_views(
+    table: pd.DataFrame,
+    views: pd.DataFrame,
+    rows: NDArray[np.intp],
+    label_cols: Sequence[str],
+    embeddings: NDArray[np.float32],
+    embed_config: EmbedConfig,
+) -> TuneData:
+    """The tuning sample ``rows`` of a fit's ingested table, its views and its vectors
+    (what the pipeline's tuning step, and a SageMaker tuning trial, have in hand)."""
+    sample, sample_views = table.iloc[rows], views.iloc[rows]
+    return TuneData(
+        ids=sample[ID].astype(str).tolist(),
+        embed_texts=sample_views[EMBED_TEXT].tolist(),
+        keyword_texts=sample_views[KEYWORD_TOKENS].tolist(),
+        labels={c: sample[c].astype(str).tolist() for c in label_cols},
+        embeddings={embed_config.backend: np.asarray(embeddings)[rows]},
+        embed_config=embed_config,
+    )
 
 
 def load_tune_data(
