@@ -10,9 +10,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint typecheck bench clean
+.PHONY: install chromium demo test lint typecheck bench clean
 
-install: $(STAMP)
+install: $(STAMP) chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,19 @@ $(STAMP): pyproject.toml constraints.txt
 		$$(sed -n '/^# --- sagemaker extra/,$$p' constraints.txt | grep -v '^#')
 	touch $(STAMP)
 
+# The studio's browser tests drive Debian's Chromium (Playwright downloads no browser):
+# installed with apt where it is missing and apt-get can run as root; otherwise they skip.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "no /usr/bin/chromium and no apt-get as root: the studio's browser tests will skip"; fi
+
 demo: $(STAMP)
 	$(BIN)/strata demo
 
 # The suite: static checks first (seconds), then pytest (its summary counts the tests).
-test: $(STAMP) lint typecheck
+test: $(STAMP) chromium lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
