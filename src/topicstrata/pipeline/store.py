@@ -162,6 +162,35 @@ class RunRecord:
 _WRITE_FAILURES = ("full", "readonly", "read-only", "disk I/O", "unable to open")
 
 
+#: How long opening a new store waits for other processes switching it to WAL (seconds).
+WAL_WAIT = 30.0
+
+
+def _use_wal(con: sqlite3.Connection, path: Path) -> None:
+    """Switch the store to WAL (a setting kept in the file), waiting out other openers.
+
+    Two processes creating the same store at once can each hold a read lock while
+    asking for the exclusive lock the switch needs; SQLite then answers one of them
+    "database is locked" at once instead of calling the busy handler (it would wait
+    forever). The one refused retries: by then the other has switched the file.
+    """
+    deadline = time.monotonic() + WAL_WAIT
+    delay = 0.01
+    while True:
+        try:
+            if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise PipelineError(
+                    f"cannot open the run store {path}: {exc}. Another strata process may "
+                    "hold it; wait for it to finish, or use another --root."
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 class RunStore:
     """SQLite store of runs, step executions, lineage and the cache index."""
 
@@ -176,7 +205,7 @@ class RunStore:
                 "the run store", self.path.parent, exc, "or choose another --root"
             ) from exc
         with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
+            _use_wal(con, self.path)
             con.executescript(_SCHEMA)
 
     @contextmanager
