@@ -146,3 +146,22 @@ def test_bad_config_names_the_field(tmp_path):
     )
     assert result.exit_code == 1
     assert "k_range" in result.output and "Traceback" not in result.output
+
+
+def test_demo_ends_with_the_studio_command_that_opens_its_run(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from topicstrata.pipeline import list_runs
+    from topicstrata.studio import create_app
+
+    root = tmp_path / "root"
+    out, cache = str(tmp_path / "out"), str(tmp_path / "cache")
+    args = ["demo", "--rows", "100", "-o", out, "--root", str(root), "--cache-dir", cache]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"strata studio --root {root}" in " ".join(result.output.split())
+    # The printed command's root is where the demo's run is recorded: the studio lists it.
+    run_id = list_runs(root, limit=1)[0].run_id
+    with TestClient(create_app(root)) as client:
+        page = client.get("/runs")
+    assert page.status_code == 200 and run_id in page.text

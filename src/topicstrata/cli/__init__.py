@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from topicstrata.cli._ui import (
     Address,
@@ -310,6 +311,8 @@ def demo(
     }
     if _run_topic_pipeline(params, len(cfg.ensemble.layers), root):
         _print_run_summary(output / "run")
+        studio = "strata studio" + ("" if root == Path(".") else f" --root {root}")
+        console.print(f"browse the run, its topic tree and analytics: [bold]{escape(studio)}[/]")
 
 
 def _register_commands() -> None:
