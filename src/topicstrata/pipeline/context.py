@@ -187,21 +187,20 @@ class StepContext:
         self.map_stats["computed"] += len(todo)
         done = total - len(todo)
         self.progress(label, done, total)
-        work = {
-            i: {"root": self.root, "mmap": self.mmap, "func": func, "kwargs": items[keys[i]]}
-            for i in todo
-        }
         fanout = self._fanout(n_jobs)
         jobs = fanout.workers(len(todo))
         in_process = jobs <= 1
         results: Iterator[tuple[int, str]]
-        if in_process:
-            results = self._map_here(label, work)
-        elif self.fanout == "ray":
+        if self.fanout == "ray" and not in_process:
+            # Items may run on nodes that do not see the root: results come back to store.
             remote = {i: {"func": func, "kwargs": items[keys[i]]} for i in todo}
             results = ((i, store.put(v).sha256) for i, v in fanout.imap(_map_value, remote))
         else:
-            results = fanout.imap(_map_item, work)
+            work = {
+                i: {"root": self.root, "mmap": self.mmap, "func": func, "kwargs": items[keys[i]]}
+                for i in todo
+            }
+            results = self._map_here(label, work) if in_process else fanout.imap(_map_item, work)
         for i, sha in results:
             shas[i] = sha
             fault_point("map-item")
