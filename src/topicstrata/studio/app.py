@@ -14,7 +14,16 @@ from topicstrata._version import __version__
 from topicstrata.errors import TopicStrataError
 from topicstrata.studio.errors import StudioError
 from topicstrata.studio.pages import error_page
-from topicstrata.studio.routes import analytics, assets, registry, runs, topics
+from topicstrata.studio.routes import (
+    analytics,
+    assets,
+    compare,
+    docmap,
+    registry,
+    review,
+    runs,
+    topics,
+)
 from topicstrata.studio.security import AccessTokenMiddleware
 from topicstrata.studio.settings import StudioSettings
 from topicstrata.studio.templating import make_templates
@@ -42,7 +51,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.templates = make_templates()
-    for module in (runs, topics, analytics, registry, assets):
+    for module in (runs, review, topics, docmap, analytics, compare, registry, assets):
         app.include_router(module.router)
     _install_handlers(app)
     if settings.token:
