@@ -25,7 +25,7 @@ from topicstrata.mapping.reader import load_mapping, loads_mapping
 from topicstrata.mapping.resolve import MergeCycleError, Resolution, apply_mapping, resolve
 from topicstrata.mapping.rules import apply_rules, compile_rule, match_rules, rule_regex
 from topicstrata.mapping.schema import ACTIONS, Action, Mapping, Rule, TopicEntry
-from topicstrata.mapping.validate import validate_mapping
+from topicstrata.mapping.validate import MappingProblem, mapping_problems, validate_mapping
 from topicstrata.mapping.writer import dump_mapping, dumps_mapping
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "OUTLIER_LABEL",
     "Action",
     "Mapping",
+    "MappingProblem",
     "MergeCycleError",
     "Resolution",
     "Rule",
@@ -52,6 +53,7 @@ __all__ = [
     "is_valid_path",
     "load_mapping",
     "loads_mapping",
+    "mapping_problems",
     "match_rules",
     "parent_path",
     "path_level",

@@ -21,12 +21,22 @@ from topicstrata.mapping.resolve import MergeCycleError, Resolution
 from topicstrata.mapping.rules import compile_rule
 from topicstrata.mapping.schema import Mapping
 
-__all__ = ["LineIndex", "Loc", "Problems", "validate_mapping"]
+__all__ = ["LineIndex", "Loc", "MappingProblem", "Problems", "mapping_problems", "validate_mapping"]
 
 logger = logging.getLogger(__name__)
 
 Loc = tuple[str | int, ...]
 LineIndex = dict[Loc, int]
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    """One problem: where in the mapping (``("topics", 3, "merge_into")``), on which line of
+    its file if known (0 if not), and the message naming the source and line."""
+
+    loc: Loc
+    line: int
+    message: str
 
 
 @dataclass
@@ -35,7 +45,7 @@ class Problems:
 
     source: str
     lines: LineIndex = field(default_factory=dict)
-    found: list[tuple[int, str]] = field(default_factory=list)
+    found: list[MappingProblem] = field(default_factory=list)
 
     def line_of(self, *candidates: Loc) -> int | None:
         """The line of the first candidate the file has, else of its nearest parent."""
@@ -51,12 +61,16 @@ class Problems:
     def add(self, message: str, *candidates: Loc) -> None:
         line = self.line_of(*candidates) if self.lines else None
         where = f"{self.source}, line {line}" if line is not None else self.source
-        self.found.append((line or 0, f"{where}: {message}"))
+        loc = candidates[0] if candidates else ()
+        self.found.append(MappingProblem(loc, line or 0, f"{where}: {message}"))
+
+    def ordered(self) -> list[MappingProblem]:
+        """The problems in line order (the order found where lines are unknown)."""
+        return sorted(self.found, key=lambda problem: problem.line)
 
     def raise_if_any(self) -> None:
         if self.found:
-            ordered = sorted(self.found, key=lambda item: item[0])
-            raise MappingError("\n".join(message for _, message in ordered))
+            raise MappingError("\n".join(problem.message for problem in self.ordered()))
 
 
 def validate_mapping(
@@ -74,6 +88,21 @@ def validate_mapping(
     such as ``("topics", 3, "action")`` to line numbers (see ``load_mapping``).
     """
     problems = Problems(source, lines or {})
+    _check(mapping, known_paths, problems)
+    problems.raise_if_any()
+
+
+def mapping_problems(
+    mapping: Mapping, known_paths: Collection[str] | None = None, *, source: str = "mapping"
+) -> list[MappingProblem]:
+    """The problems ``validate_mapping`` would raise, each with its location (an editor shows
+    each next to its field); empty when the mapping is valid."""
+    problems = Problems(source)
+    _check(mapping, known_paths, problems)
+    return problems.ordered()
+
+
+def _check(mapping: Mapping, known_paths: Collection[str] | None, problems: Problems) -> None:
     listed = [e.path for e in mapping.topics]
     known = set(known_paths) if known_paths is not None else None
     existing = (known | set(listed)) if known is not None else set(listed)
@@ -166,7 +195,6 @@ def validate_mapping(
                 "dropped; point the rule at a kept topic or delete it",
                 here,
             )
-    problems.raise_if_any()
 
 
 def _check_cycles(mapping: Mapping, problems: Problems) -> None:

@@ -492,8 +492,8 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
             {"mapping": layer.outputs.mapping},
             message=(
                 f"Review layer {layer_no}: edit mapping.v{layer_no}.draft.yaml in the run "
-                "directory, then `strata pipeline resume RUN --mapping FILE` (or resume "
-                "without --mapping to approve the draft as is)."
+                "directory, then `strata pipeline resume RUN --mapping FILE` (give the draft "
+                "itself as FILE to approve it as is)."
             ),
             auto_approve=auto_approve,
             depends_on=[publish],

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from topicstrata._version import __version__
 from topicstrata.errors import TopicStrataError
 from topicstrata.studio.errors import StudioError
+from topicstrata.studio.jobs import JobRunner
 from topicstrata.studio.pages import error_page
 from topicstrata.studio.routes import (
     analytics,
@@ -51,6 +52,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.templates = make_templates()
+    app.state.jobs = JobRunner(settings.root)
     for module in (runs, review, topics, docmap, analytics, compare, registry, assets):
         app.include_router(module.router)
     _install_handlers(app)

@@ -21,14 +21,13 @@ from topicstrata.pipeline.store import RunRecord
 from topicstrata.run.outputs import ASSIGNMENTS, HIERARCHY, TOPICS, VIEWS
 from topicstrata.studio.errors import StudioError, bad_param
 
-__all__ = ["RunDir", "locate_run_dir"]
+__all__ = ["RunDir", "locate_run_dir", "output_folder"]
 
 #: Bounded: each entry is a few columns of one run directory.
 _CACHE_ENTRIES = 16
 
 
-def locate_run_dir(root: Path, run: RunRecord) -> Path:
-    """The run's directory, or 404 naming where it was looked for and why it may be missing."""
+def _output_candidates(root: Path, run: RunRecord) -> list[Path]:
     output = str(run.parameters.get("output") or "")
     if not output:
         raise StudioError(
@@ -36,7 +35,26 @@ def locate_run_dir(root: Path, run: RunRecord) -> Path:
             f"run {run.run_id} has no run directory",
             "its pipeline has no `output` parameter, so there is no topic tree to show.",
         )
-    candidates = [Path(output)] if Path(output).is_absolute() else [root / output, Path(output)]
+    return [Path(output)] if Path(output).is_absolute() else [root / output, Path(output)]
+
+
+def output_folder(root: Path, run: RunRecord) -> Path:
+    """The run's ``output`` folder whatever it holds yet (a run waiting for its first review
+    has only its draft mapping there); 404 if there is none."""
+    candidates = _output_candidates(root, run)
+    for path in candidates:
+        if path.is_dir():
+            return path
+    raise StudioError(
+        404,
+        f"no output folder for run {run.run_id}",
+        f"{' or '.join(str(p) for p in candidates)} does not exist; it may have been moved.",
+    )
+
+
+def locate_run_dir(root: Path, run: RunRecord) -> Path:
+    """The run's directory, or 404 naming where it was looked for and why it may be missing."""
+    candidates = _output_candidates(root, run)
     for path in candidates:
         if (path / ASSIGNMENTS).is_file():
             return path

@@ -76,7 +76,7 @@ class AccessTokenMiddleware(BaseHTTPMiddleware):
         return response
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
     """An url-encoded form whose CSRF token is the app's; 403 or 415 otherwise.
 
     Parsed with the standard library, so no multipart dependency is needed.
@@ -90,10 +90,8 @@ async def read_form(request: Request) -> dict[str, str]:
             "submit the form from the studio page.",
         )
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise StudioError(
-            413, "form too large", f"a studio form is at most {MAX_FORM_BYTES} bytes."
-        )
+    if len(body) > max_bytes:
+        raise StudioError(413, "form too large", f"this studio form is at most {max_bytes} bytes.")
     fields = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
     expected: str = request.app.state.settings.csrf_token
     if not _same(fields.get(CSRF_FIELD, ""), expected):

@@ -45,4 +45,5 @@ def run_page(request: Request, run_id: str) -> Response:
         if graph is None
         else graph.to_html(full_html=False, include_plotlyjs=False, div_id="dag-chart")
     )
-    return render(request, "run.html", run=info, dag=dag)
+    job = request.app.state.jobs.latest(run_id)
+    return render(request, "run.html", run=info, dag=dag, job=job)
