@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: Lines of a job's log the run page shows.
 TAIL_LINES = 40
+#: How long a new job waits for the run's previous job to exit before it is refused.
+EXIT_GRACE_S = 20.0
 #: Bytes read from the end of a log to find those lines.
 _TAIL_BYTES = 32_768
 
@@ -100,6 +102,13 @@ class JobRunner:
     def _start(self, run_id: str, command: list[str]) -> Job:
         with self._lock:
             current = self._jobs.get(run_id)
+            if current is not None and current.process is not None and current.alive:
+                # A run that paused at its next review is recorded as waiting a moment
+                # before its process has exited: give that process a little time.
+                try:
+                    current.process.wait(timeout=EXIT_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    pass
             if current is not None and current.alive:
                 raise StudioError(
                     409,
