@@ -10,6 +10,7 @@ while the run goes on; the run's status comes from the run store as for any run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -105,10 +106,8 @@ class JobRunner:
             if current is not None and current.process is not None and current.alive:
                 # A run that paused at its next review is recorded as waiting a moment
                 # before its process has exited: give that process a little time.
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     current.process.wait(timeout=EXIT_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    pass
             if current is not None and current.alive:
                 raise StudioError(
                     409,
