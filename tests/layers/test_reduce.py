@@ -71,10 +71,10 @@ def test_large_fits_keep_pynndescent(monkeypatch: pytest.MonkeyPatch) -> None:
     X, _ = _blobs(300, 3)
     monkeypatch.setattr(reduce, "EXACT_NEIGHBORS_MAX_ROWS", 200)
     umap = make_reducer("umap")
-    reduce._exact_umap_graph(umap, X)
+    reduce.exact_umap_graph(umap, X)
     assert umap.get_params()["precomputed_knn"][0] is None
     monkeypatch.setattr(reduce, "EXACT_NEIGHBORS_MAX_ROWS", 300)
-    reduce._exact_umap_graph(umap, X)
+    reduce.exact_umap_graph(umap, X)
     indices, dists, index = umap.get_params()["precomputed_knn"]
     assert indices.shape == dists.shape == (300, 15) and isinstance(index, ExactNeighbors)
 

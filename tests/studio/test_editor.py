@@ -17,7 +17,8 @@ from topicstrata.pipeline import run_pipeline
 from topicstrata.pipeline.store import RunStore
 from topicstrata.pipeline.topic import build_pipeline
 from topicstrata.studio import create_app
-from topicstrata.studio.editor import apply_form, mapping_files, next_version_path, try_rule
+from topicstrata.studio.editor import apply_form, next_version_path, try_rule
+from topicstrata.studio.rundir import mapping_files
 
 from .conftest import StudioRoot, _params
 
@@ -96,15 +97,20 @@ def test_deleted_and_empty_rule_rows_are_no_rules() -> None:
 
 
 def test_versions_are_numbered_after_the_draft(tmp_path: Path) -> None:
-    for name in ("mapping.v1.draft.yaml", "mapping.v2.draft.yaml", "mapping.v1.r3.yaml"):
+    names = ("mapping.v1.yaml", "mapping.v2.draft.yaml", "mapping.v1.r3.yaml")
+    for name in (*names, "mapping.v1.draft.yaml", "mapping.v1.r10.yaml", "mapping.v1.rtest.yaml"):
         dump_mapping(_base(), tmp_path / name)
-    (tmp_path / "mapping.v1.notes.yaml").write_text("x")
+    (tmp_path / "mapping.notes.yaml").write_text("x")
+    (tmp_path / "mapping.v1.draft.yml").write_text("x")
     assert mapping_files(tmp_path) == [
         "mapping.v1.draft.yaml",
         "mapping.v1.r3.yaml",
+        "mapping.v1.r10.yaml",
+        "mapping.v1.rtest.yaml",
+        "mapping.v1.yaml",
         "mapping.v2.draft.yaml",
     ]
-    assert next_version_path(tmp_path, 1).name == "mapping.v1.r4.yaml"
+    assert next_version_path(tmp_path, 1).name == "mapping.v1.r11.yaml"
     assert next_version_path(tmp_path, 2).name == "mapping.v2.r2.yaml"
 
 

@@ -146,7 +146,7 @@ class ExactNeighbors:
         return indices, dists
 
 
-def _exact_umap_graph(reducer: Any, X: NDArray[np.float32]) -> None:
+def exact_umap_graph(reducer: Any, X: NDArray[np.float32]) -> None:
     """Give an unfitted UMAP an exact training graph and search index (see
     :class:`ExactNeighbors`) when ``X`` is small enough and the metric is supported."""
     if (
@@ -192,7 +192,7 @@ class SampledReducer(TransformerMixin, BaseEstimator):
         else:
             self.sample_idx_ = np.arange(n)
         sample = X[self.sample_idx_]
-        _exact_umap_graph(self.reducer_, sample)
+        exact_umap_graph(self.reducer_, sample)
         with warnings.catch_warnings():
             # UMAP warns that an index other than pynndescent's cannot transform; ours can.
             warnings.filterwarnings("ignore", message=r".*knn_search_index.*")

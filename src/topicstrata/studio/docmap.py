@@ -231,7 +231,7 @@ def project(vectors: NDArray[np.float32], random_state: int = MAP_SEED) -> NDArr
     """2-D UMAP (cosine) of ``vectors``; seeded, single-threaded, so the same each time."""
     from umap import UMAP  # deferred: importing umap pulls numba
 
-    from topicstrata.layers.reduce import EXACT_NEIGHBORS_MAX_ROWS, ExactNeighbors
+    from topicstrata.layers.reduce import exact_umap_graph
 
     X = np.ascontiguousarray(vectors, dtype=np.float32)
     if len(X) < 3:
@@ -245,11 +245,9 @@ def project(vectors: NDArray[np.float32], random_state: int = MAP_SEED) -> NDArr
         random_state=random_state,
         n_jobs=1,
     )
-    if len(X) <= EXACT_NEIGHBORS_MAX_ROWS:
-        # An exact graph skips pynndescent, whose NN-descent compiles for ~30 s per process.
-        index = ExactNeighbors(X, "cosine")
-        indices, dists = index.query(X, k)
-        reducer.set_params(precomputed_knn=(indices, dists, index))
+    # An exact graph (up to EXACT_NEIGHBORS_MAX_ROWS) skips pynndescent, whose NN-descent
+    # compiles for ~30 s per process.
+    exact_umap_graph(reducer, X)
     with warnings.catch_warnings():
         # Only the fit's embedding is used, never UMAP's transform.
         warnings.filterwarnings("ignore", message=r".*knn_search_index.*")

@@ -40,7 +40,7 @@ from topicstrata.pipeline.artifacts import ArtifactStore
 from topicstrata.pipeline.store import RunRecord
 from topicstrata.run.outputs import VIEWS
 from topicstrata.studio.errors import StudioError, bad_param
-from topicstrata.studio.rundir import output_folder
+from topicstrata.studio.rundir import MAPPING_FILE, mapping_files, output_folder
 from topicstrata.studio.runinfo import review_layer
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
     "RuleTrial",
     "apply_form",
     "edit_target",
-    "mapping_files",
     "next_version_path",
     "rule_texts",
     "save_version",
@@ -58,28 +57,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAPPING_FILE = re.compile(r"mapping\.v(?P<layer>\d+)(?:\.(?:draft|r(?P<rev>\d+)))?\.yaml")
 #: Records shown as examples of what a rule catches.
 RULE_EXAMPLES = 5
 #: Characters of each example shown.
 EXAMPLE_CHARS = 240
 #: Editable statuses: a run under review, or one that has finished.
 EDITABLE = ("waiting", "succeeded")
-
-
-def mapping_files(folder: Path) -> list[str]:
-    """The mapping files of a run folder, by layer, then draft before revisions in order."""
-    found = [p.name for p in folder.glob("mapping.v*.yaml") if MAPPING_FILE.fullmatch(p.name)]
-    return sorted(found, key=_version_key)
-
-
-def _version_key(name: str) -> tuple[int, int]:
-    match = MAPPING_FILE.fullmatch(name)
-    assert match is not None
-    rev = match.group("rev")
-    # mapping.vN.yaml (the final one of a finished run) sorts after its revisions.
-    final = name.count(".") == 2
-    return int(match.group("layer")), 10**9 if final else int(rev or 1)
 
 
 @dataclass(frozen=True)
@@ -167,8 +150,9 @@ def next_version_path(folder: Path, layer: int) -> Path:
     for name in mapping_files(folder):
         match = MAPPING_FILE.fullmatch(name)
         assert match is not None
-        if int(match.group("layer")) == layer and match.group("rev"):
-            revisions.append(int(match.group("rev")))
+        tag = match.group("tag") or ""
+        if int(match.group("layer")) == layer and re.fullmatch(r"r\d+", tag):
+            revisions.append(int(tag[1:]))
     return folder / f"mapping.v{layer}.r{max(revisions) + 1}.yaml"
 
 

@@ -9,6 +9,7 @@ never the texts of every record.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,8 +22,11 @@ from topicstrata.pipeline.store import RunRecord
 from topicstrata.run.outputs import ASSIGNMENTS, HIERARCHY, TOPICS, VIEWS
 from topicstrata.studio.errors import StudioError, bad_param
 
-__all__ = ["RunDir", "locate_run_dir", "output_folder"]
+__all__ = ["MAPPING_FILE", "RunDir", "locate_run_dir", "mapping_files", "output_folder"]
 
+#: A mapping file's plain name: ``mapping.v1.yaml`` (a finished run's), ``mapping.v1.draft.yaml``
+#: (the model's draft), ``mapping.v1.r2.yaml`` (the studio's saved versions), or another tag.
+MAPPING_FILE = re.compile(r"mapping\.v(?P<layer>\d+)(?:\.(?P<tag>[A-Za-z0-9_-]+))?\.yaml")
 #: Bounded: each entry is a few columns of one run directory.
 _CACHE_ENTRIES = 16
 
@@ -50,6 +54,28 @@ def output_folder(root: Path, run: RunRecord) -> Path:
         f"no output folder for run {run.run_id}",
         f"{' or '.join(str(p) for p in candidates)} does not exist; it may have been moved.",
     )
+
+
+def mapping_files(folder: Path) -> list[str]:
+    """The mapping files of a run folder in version order: by layer, then the draft, the
+    saved versions r2, r3..., any other tag, and the final ``mapping.vN.yaml`` last."""
+    found = [p.name for p in folder.glob("mapping.v*.yaml") if MAPPING_FILE.fullmatch(p.name)]
+    return sorted(found, key=_version_key)
+
+
+def _version_key(name: str) -> tuple[int, int, str]:
+    match = MAPPING_FILE.fullmatch(name)
+    assert match is not None
+    tag = match.group("tag")
+    if tag is None:
+        rank = 10**9
+    elif tag == "draft":
+        rank = 1
+    elif re.fullmatch(r"r\d+", tag):
+        rank = int(tag[1:])
+    else:
+        rank = 10**8
+    return int(match.group("layer")), rank, name
 
 
 def locate_run_dir(root: Path, run: RunRecord) -> Path:

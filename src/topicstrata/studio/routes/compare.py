@@ -9,7 +9,6 @@ files of one run's directory, which works for a run waiting for its review too
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -32,36 +31,16 @@ from topicstrata.studio.compare import (
 from topicstrata.studio.errors import StudioError, bad_param
 from topicstrata.studio.pages import render
 from topicstrata.studio.routes.common import run_files
+from topicstrata.studio.rundir import MAPPING_FILE, mapping_files, output_folder
 from topicstrata.studio.runinfo import get_run, has_store, status_word
 
 router = APIRouter()
 
 logger = logging.getLogger(__name__)
 
-#: A mapping file's name: ``mapping.v1.yaml``, ``mapping.v1.draft.yaml``, ``mapping.v1.r2.yaml``.
-MAPPING_FILE = re.compile(r"mapping\.v[A-Za-z0-9][A-Za-z0-9._-]*\.yaml")
 #: Newest runs the form offers.
 FORM_RUNS = 200
 FORMATS = ("html", "csv")
-
-
-def run_folder(root: Path, run: RunRecord) -> Path | None:
-    """The run's directory (its ``output`` parameter) when it exists, written results or not.
-
-    The same lookup as ``locate_run_dir`` (under the root, then the working
-    directory) without asking for ``assignments.parquet``: a waiting run has
-    only its draft mapping there.
-    """
-    output = str(run.parameters.get("output") or "")
-    if not output:
-        return None
-    candidates = [Path(output)] if Path(output).is_absolute() else [root / output, Path(output)]
-    return next((p for p in candidates if p.is_dir()), None)
-
-
-def mapping_files(folder: Path) -> list[str]:
-    """Names of the mapping files in ``folder``, sorted."""
-    return sorted(p.name for p in folder.glob("mapping.v*.yaml") if _is_mapping_name(p.name))
 
 
 def _is_mapping_name(name: str) -> bool:
@@ -79,7 +58,10 @@ def _choices(root: Path) -> list[dict[str, Any]]:
         return []
     rows = []
     for run in list_runs(root, limit=FORM_RUNS):
-        folder = run_folder(root, run)
+        try:
+            folder: Path | None = output_folder(root, run)
+        except StudioError:
+            folder = None
         rows.append(
             {
                 "run_id": run.run_id,
@@ -243,17 +225,7 @@ def mapping_compare_page(
     _check_format(fmt)
     root = request.app.state.settings.root
     run = get_run(root, run_id)
-    folder = run_folder(root, run)
-    if folder is None:
-        output = run.parameters.get("output")
-        raise StudioError(
-            404,
-            f"no run directory for run {run.run_id}",
-            f"its output {output!r} does not exist (looked under {root} and the working "
-            "directory), so there are no mapping files to compare."
-            if output
-            else "its pipeline has no `output` parameter, so there are no mapping files.",
-        )
+    folder = output_folder(root, run)
     files = mapping_files(folder)
     if not a and not b:
         return render(
