@@ -13,6 +13,8 @@ from playwright.sync_api import Page, expect
 
 from _support.browser import ARTIFACTS, browser_page, served_studio
 
+from .conftest import ROWS
+
 
 @pytest.fixture(scope="module")
 def base_url(studio_root) -> Iterator[str]:
@@ -74,3 +76,23 @@ def test_analytics_and_registry_pages_render(page, base_url, studio_root):
     tab.goto(f"{base_url}/registry")
     expect(tab.locator("h1")).to_have_text("Registry")
     tab.screenshot(path=str(ARTIFACTS / "studio-registry.png"), full_page=True)
+
+
+def test_document_map_and_compare_pages_draw(page, base_url, studio_root):
+    tab, requested = page
+    requested.clear()
+    tab.goto(f"{base_url}/runs/{studio_root.succeeded}")
+    tab.click("#open-map")
+    # The first map is computed in the background; the page reloads itself until it is.
+    expect(tab.locator("#map .main-svg").first).to_be_visible(timeout=180_000)
+    expect(tab.locator("#map-summary")).to_contain_text(f"{ROWS} of {ROWS} records shown")
+    tab.fill("#map-search", "cloud")
+    expect(tab.locator("#map-matches")).to_contain_text("match")
+    tab.screenshot(path=str(ARTIFACTS / "studio-map.png"), full_page=True)
+
+    tab.goto(f"{base_url}/compare?a={studio_root.succeeded}&b={studio_root.succeeded}&level=1")
+    expect(tab.locator(".main-svg").first).to_be_visible(timeout=20_000)
+    expect(tab.locator('#summary tr[data-kind="moved"] td')).to_have_text("0")
+    tab.screenshot(path=str(ARTIFACTS / "studio-compare.png"), full_page=True)
+    outside = [url for url in requested if not url.startswith(base_url)]
+    assert outside == [], f"pages loaded something from elsewhere: {outside}"

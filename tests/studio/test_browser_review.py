@@ -114,6 +114,15 @@ def test_review_in_the_editor_resumes_the_run_to_the_end(
     )
     expect(page.locator("#job-log")).to_contain_text("review_2")
     page.screenshot(path=str(ARTIFACTS / "studio-run-resumed.png"), full_page=True)
+    # The saved version against the model's draft (drafts are gone once the run finishes).
+    page.goto(
+        f"{url}/runs/{review.run_id}/mappings/compare?a=mapping.v1.draft.yaml&b=mapping.v1.r2.yaml"
+    )
+    expect(page.locator("#changes")).to_contain_text("Renamed in the browser")
+    expect(page.locator('#summary tr[data-kind="merged"] td')).to_have_text("1")
+    expect(page.locator('#summary tr[data-kind="moved"] td')).to_have_text(str(merged.size))
+    page.screenshot(path=str(ARTIFACTS / "studio-compare-mappings.png"), full_page=True)
+    page.goto(f"{url}/runs/{review.run_id}")
     # ... and, approved as it is, to the end.
     page.click("#approve-draft button")
     expect(page.locator("#run-status")).to_have_text("succeeded", timeout=RESUME_TIMEOUT_MS)

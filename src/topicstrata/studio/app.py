@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 
 from topicstrata._version import __version__
@@ -56,6 +57,9 @@ def create_app(
     for module in (runs, review, topics, docmap, analytics, compare, registry, assets):
         app.include_router(module.router)
     _install_handlers(app)
+    # The map's points (up to 20,000 with their texts) are megabytes of JSON: compressed
+    # several-fold for the browser.
+    app.add_middleware(GZipMiddleware, minimum_size=4096)
     if settings.token:
         app.add_middleware(AccessTokenMiddleware, token=settings.token, render=error_page)
     return app

@@ -77,6 +77,13 @@ class EditTarget:
     resumes: bool
     files: list[str]
 
+    @property
+    def previous(self) -> str | None:
+        """The version of the same layer before this one (to compare with), if any."""
+        same = [f for f in self.files if _layer_of(f) == self.layer]
+        at = same.index(self.file.name) if self.file.name in same else 0
+        return same[at - 1] if at > 0 else None
+
     def read(self) -> tuple[Mapping, str]:
         """The mapping and the digest of its bytes (a form carries it, so a save on a
         file that changed since the page was opened is refused)."""
