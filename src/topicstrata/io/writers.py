@@ -39,6 +39,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+#: Rows per Parquet row group: a reader that wants a few records (the studio's topic page
+#: reads 5 texts of a million) decompresses only the groups that hold them; files grow ~1%.
+PARQUET_ROW_GROUP = 65_536
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str], format: str | None = None) -> Path:
     """Write ``df`` without its index; the format comes from the extension unless given.
 
@@ -55,7 +60,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str], format: str | No
         )
     with atomic_path(target) as tmp:
         if fmt == "parquet":
-            df.to_parquet(tmp, index=False)
+            df.to_parquet(tmp, index=False, row_group_size=PARQUET_ROW_GROUP)
         elif fmt == "csv":
             df.to_csv(tmp, index=False, encoding="utf-8")
         else:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
+
+from fastapi import FastAPI
 
 from topicstrata.studio.app import create_app
 
 __all__ = ["run_studio"]
+
+logger = logging.getLogger(__name__)
 
 
 def run_studio(
@@ -23,6 +29,25 @@ def run_studio(
     import uvicorn
 
     app = create_app(root, token, tracking_uri=tracking_uri)
+    threading.Thread(target=_warm_registry, args=(app,), name="warm-registry", daemon=True).start()
     uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False)
     ).run()
+
+
+def _warm_registry(app: FastAPI) -> None:
+    """Import MLflow and open the registry while nobody waits: the first Registry page
+    otherwise pays both (1.5-2 s, bench/studio.py). Opening an absent SQLite store would
+    create it, so only an existing one is opened; failures are left to the page."""
+    from topicstrata.registry import list_models
+    from topicstrata.registry.tracking import sqlite_path
+
+    uri = app.state.settings.resolved_tracking_uri
+    db = sqlite_path(uri)
+    try:
+        import mlflow  # noqa: F401
+
+        if db is None or db.is_file():
+            list_models(tracking_uri=uri)
+    except Exception as exc:  # the Registry page reports it when someone opens it
+        logger.debug("warming the registry at %s failed: %s", uri, exc)
