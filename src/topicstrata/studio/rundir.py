@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from topicstrata.pipeline.store import RunRecord
@@ -183,11 +185,5 @@ class RunDir:
         if not groups:
             return {}
         table = parquet.read_row_groups(groups, columns=["id", "embed_text"])
-        wanted = set(ids)
-        return {
-            key: text
-            for key, text in zip(
-                table["id"].to_pylist(), table["embed_text"].to_pylist(), strict=True
-            )
-            if key in wanted
-        }
+        table = table.filter(pc.is_in(table["id"], value_set=pa.array(ids).cast(table["id"].type)))
+        return dict(zip(table["id"].to_pylist(), table["embed_text"].to_pylist(), strict=True))
