@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,22 @@ class Corpus:
     embeddings: NDArray[np.float32]
     levels: dict[str, list[str]] = field(default_factory=dict)  # label column -> labels
     tokens: list[list[str]] | None = None  # reference corpus for NPMI (OCTIS corpora)
+
+
+def busy_processes(min_cpu: float = 20.0) -> list[str]:
+    """Other processes using a noticeable share of a core (benchmarks share the machine)."""
+    out = subprocess.run(
+        ["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu", "--no-headers"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    busy = []
+    for line in out.splitlines():
+        pid, cpu, cmd = line.split(None, 2)
+        if float(cpu) >= min_cpu and int(pid) != os.getpid():
+            busy.append(f"{cpu}% {cmd[:160]}")
+    return busy
 
 
 def peak_rss_mb() -> float:

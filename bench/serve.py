@@ -36,6 +36,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from _common import busy_processes
 from topicstrata.io.schema import OPPORTUNITY_TEXT_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,22 +89,6 @@ def tree_rss_mb(pid: int) -> float:
             continue
         todo.extend(children.get(p, []))
     return total
-
-
-def busy_processes(min_cpu: float = 20.0) -> list[str]:
-    """Other processes using a noticeable share of a core (the benchmark shares the machine)."""
-    out = subprocess.run(
-        ["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu", "--no-headers"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    busy = []
-    for line in out.splitlines():
-        pid, cpu, cmd = line.split(None, 2)
-        if float(cpu) >= min_cpu and int(pid) != os.getpid():
-            busy.append(f"{cpu}% {cmd[:160]}")
-    return busy
 
 
 class Server:

@@ -55,6 +55,8 @@ import httpx
 import pyarrow.parquet as pq
 import yaml
 
+from _common import busy_processes
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEFAULT_WORKDIR = Path("/work/bench-studio")
@@ -88,22 +90,6 @@ def proc_mb(pid: int, key: str) -> float:
             if line.startswith(f"{key}:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {key} for pid {pid}")
-
-
-def busy_processes(min_cpu: float = 20.0) -> list[str]:
-    """Other processes using a noticeable share of a core (the machine is shared)."""
-    out = subprocess.run(
-        ["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu", "--no-headers"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    busy = []
-    for line in out.splitlines():
-        pid, cpu, cmd = line.split(None, 2)
-        if float(cpu) >= min_cpu and int(pid) != os.getpid():
-            busy.append(f"{cpu}% {cmd[:160]}")
-    return busy
 
 
 def git_state() -> dict[str, Any]:
