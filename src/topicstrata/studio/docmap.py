@@ -255,19 +255,16 @@ def project(vectors: NDArray[np.float32], random_state: int = MAP_SEED) -> NDArr
 
 
 # --------------------------------------------------------------------------- the map file
-def _sample_rows(n: int, k: int) -> NDArray[np.intp]:
-    if k >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(MAP_SEED).choice(n, k, replace=False))
-
-
 def build_map(root: Path, key: MapKey, run_dir: Path) -> Path:
     """Compute the map ``key`` names and write it (atomically) to ``key.file(root)``."""
+    # Deferred: the tune package imports optuna, which pages need not load.
+    from topicstrata.tune.data import sample_rows
+
     started = time.perf_counter()
     files = RunDir(run_dir)
     levels = [f"path_l{i}" for i in range(1, files.depth + 1)]
     frame = files.assignments(["id", "path", *levels])
-    rows = _sample_rows(len(frame), key.sample)
+    rows = sample_rows(len(frame), key.sample, MAP_SEED)
     chosen = frame.iloc[rows].reset_index(drop=True)
     ids = chosen["id"].astype(str).tolist()
     vectors, source = sample_vectors(root, key.run_id, run_dir, ids)

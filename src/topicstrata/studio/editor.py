@@ -35,12 +35,16 @@ from topicstrata.mapping import (
     mapping_problems,
     match_rules,
 )
-from topicstrata.pipeline import describe_run
 from topicstrata.pipeline.artifacts import ArtifactStore
-from topicstrata.pipeline.store import RunRecord
+from topicstrata.pipeline.store import RunRecord, RunStore
 from topicstrata.run.outputs import VIEWS
 from topicstrata.studio.errors import StudioError, bad_param
-from topicstrata.studio.rundir import MAPPING_FILE, mapping_files, output_folder
+from topicstrata.studio.rundir import (
+    MAPPING_FILE,
+    mapping_files,
+    output_folder,
+    read_run_mapping,
+)
 from topicstrata.studio.runinfo import review_layer
 
 __all__ = [
@@ -87,14 +91,8 @@ class EditTarget:
     def read(self) -> tuple[Mapping, str]:
         """The mapping and the digest of its bytes (a form carries it, so a save on a
         file that changed since the page was opened is refused)."""
-        data = self.file.read_bytes()
-        try:
-            mapping = load_mapping(self.file)
-        except MappingError as exc:
-            raise StudioError(
-                422, f"{self.file.name} cannot be read", f"{exc}. Fix the file, then reload."
-            ) from None
-        return mapping, hashlib.sha256(data).hexdigest()[:16]
+        digest = hashlib.sha256(self.file.read_bytes()).hexdigest()[:16]
+        return read_run_mapping(self.file, self.run_id), digest
 
 
 def edit_target(root: Path, run: RunRecord, file: str | None) -> EditTarget:
@@ -319,8 +317,8 @@ def rule_texts(root: Path, run: RunRecord) -> pd.Series:
     views = output_folder(root, run) / VIEWS
     if views.is_file():
         return _views_column(str(views), views.stat().st_mtime_ns)
-    for row in describe_run(root, run.run_id)["lineage"]:
-        if row["step"] == "preprocess" and row["direction"] == "write":
+    for row in RunStore(root).lineage(run.run_id, "preprocess"):
+        if row["direction"] == "write":
             return _artifact_column(str(root), row["sha256"])
     raise StudioError(
         404,

@@ -21,11 +21,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from topicstrata.errors import MappingError
+from topicstrata.mapping import Mapping, load_mapping
 from topicstrata.pipeline.store import RunRecord
 from topicstrata.run.outputs import ASSIGNMENTS, HIERARCHY, TOPICS, VIEWS
 from topicstrata.studio.errors import StudioError, bad_param
 
-__all__ = ["MAPPING_FILE", "RunDir", "locate_run_dir", "mapping_files", "output_folder"]
+__all__ = [
+    "MAPPING_FILE",
+    "RunDir",
+    "locate_run_dir",
+    "mapping_files",
+    "output_folder",
+    "read_run_mapping",
+]
 
 #: A mapping file's plain name: ``mapping.v1.yaml`` (a finished run's), ``mapping.v1.draft.yaml``
 #: (the model's draft), ``mapping.v1.r2.yaml`` (the studio's saved versions), or another tag.
@@ -79,6 +88,18 @@ def _version_key(name: str) -> tuple[int, int, str]:
     else:
         rank = 10**8
     return int(match.group("layer")), rank, name
+
+
+def read_run_mapping(path: Path, run_id: str) -> Mapping:
+    """One of a run's mapping files; one that does not load is a 422 page naming it."""
+    try:
+        return load_mapping(path)
+    except MappingError as exc:
+        raise StudioError(
+            422,
+            f"{path.name} of run {run_id} is not a valid mapping file",
+            f"{exc}. Fix the file (or pick another version) and reload.",
+        ) from None
 
 
 def locate_run_dir(root: Path, run: RunRecord) -> Path:

@@ -37,17 +37,11 @@ def run_studio(
 
 def _warm_registry(app: FastAPI) -> None:
     """Import MLflow and open the registry while nobody waits: the first Registry page
-    otherwise pays both (1.5-2 s, bench/studio.py). Opening an absent SQLite store would
-    create it, so only an existing one is opened; failures are left to the page."""
-    from topicstrata.registry import list_models
-    from topicstrata.registry.tracking import sqlite_path
+    otherwise pays both (1.5-2 s, bench/studio.py). Failures are left to the page."""
+    from topicstrata.studio.routes.registry import registered_versions
 
     uri = app.state.settings.resolved_tracking_uri
-    db = sqlite_path(uri)
     try:
-        import mlflow  # noqa: F401
-
-        if db is None or db.is_file():
-            list_models(tracking_uri=uri)
+        registered_versions(uri)
     except Exception as exc:  # the Registry page reports it when someone opens it
         logger.debug("warming the registry at %s failed: %s", uri, exc)

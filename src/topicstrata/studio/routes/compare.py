@@ -16,8 +16,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from topicstrata.errors import MappingError
-from topicstrata.mapping import Mapping, load_mapping
 from topicstrata.pipeline import list_runs
 from topicstrata.pipeline.store import RunRecord
 from topicstrata.run.outputs import ASSIGNMENTS
@@ -31,7 +29,12 @@ from topicstrata.studio.compare import (
 from topicstrata.studio.errors import StudioError, bad_param
 from topicstrata.studio.pages import render
 from topicstrata.studio.routes.common import run_files
-from topicstrata.studio.rundir import MAPPING_FILE, mapping_files, output_folder
+from topicstrata.studio.rundir import (
+    MAPPING_FILE,
+    mapping_files,
+    output_folder,
+    read_run_mapping,
+)
 from topicstrata.studio.runinfo import get_run, has_store, status_word
 
 router = APIRouter()
@@ -201,17 +204,6 @@ def _mapping_path(folder: Path, run: RunRecord, param: str, name: str) -> Path:
     return path
 
 
-def _load(path: Path, run: RunRecord) -> Mapping:
-    try:
-        return load_mapping(path)
-    except MappingError as exc:
-        raise StudioError(
-            422,
-            f"{path.name} of run {run.run_id} is not a valid mapping file",
-            f"{exc}. Fix the file (or pick another version) and reload.",
-        ) from None
-
-
 @router.get("/runs/{run_id}/mappings/compare")
 def mapping_compare_page(
     request: Request,
@@ -236,7 +228,9 @@ def mapping_compare_page(
             "a" if not a else "b", "", "give both mapping files: ?a=FILE&b=FILE (or use the form)."
         )
     path_a, path_b = _mapping_path(folder, run, "a", a), _mapping_path(folder, run, "b", b)
-    comparison = compare_mappings(_load(path_a, run), _load(path_b, run))
+    comparison = compare_mappings(
+        read_run_mapping(path_a, run.run_id), read_run_mapping(path_b, run.run_id)
+    )
     if fmt == "csv":
         return _csv(comparison, f"compare-{run.run_id}-{Path(a).stem}-{Path(b).stem}.csv")
     return _result(

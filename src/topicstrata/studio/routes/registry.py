@@ -6,6 +6,8 @@ the studio and ``strata registry approve`` leave the same tags.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -27,12 +29,17 @@ def _uri(request: Request) -> str:
     return uri
 
 
+def registered_versions(uri: str) -> list[Any]:
+    """Every registered version in the registry at ``uri``; none where its SQLite store does
+    not exist yet (opening it would create MLflow's schema just by looking)."""
+    db = sqlite_path(uri)
+    return [] if db is not None and not db.is_file() else list_models(tracking_uri=uri)
+
+
 @router.get("/registry")
 def registry_page(request: Request, changed: str | None = None) -> Response:
     uri = _uri(request)
-    db = sqlite_path(uri)
-    # Opening an absent SQLite store would create MLflow's schema just by looking.
-    versions = [] if db is not None and not db.is_file() else list_models(tracking_uri=uri)
+    versions = registered_versions(uri)
     return render(
         request,
         "registry.html",
