@@ -314,3 +314,29 @@ def test_resume_refuses_a_finished_run(client: TestClient, studio_root: StudioRo
 def _csrf(client: TestClient) -> str:
     token: str = client.app.state.settings.csrf_token  # type: ignore[attr-defined]
     return token
+
+
+def test_a_second_job_for_a_run_waits_briefly_then_is_refused_naming_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from topicstrata.studio import jobs
+    from topicstrata.studio.errors import StudioError
+
+    monkeypatch.setattr(jobs, "EXIT_GRACE_S", 0.2)
+    runner = jobs.JobRunner(tmp_path)
+    first = runner._start("R1", [sys.executable, "-c", "import time; time.sleep(30)", "first"])
+    try:
+        with pytest.raises(StudioError) as refused:
+            runner._start("R1", [sys.executable, "-c", "pass", "second"])
+        assert refused.value.status == 409
+        assert "first" in refused.value.detail and "second" not in refused.value.detail
+        # A job that ends within the grace period does not block the next one.
+        quick = runner._start("R2", [sys.executable, "-c", "pass"])
+        assert quick.process is not None and quick.process.wait(timeout=30) == 0
+        assert runner._start("R2", [sys.executable, "-c", "pass"]).log != quick.log
+    finally:
+        assert first.process is not None
+        first.process.kill()
+        first.process.wait()

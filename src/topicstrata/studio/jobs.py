@@ -103,16 +103,19 @@ class JobRunner:
     def _start(self, run_id: str, command: list[str]) -> Job:
         with self._lock:
             current = self._jobs.get(run_id)
-            if current is not None and current.process is not None and current.alive:
-                # A run that paused at its next review is recorded as waiting a moment
-                # before its process has exited: give that process a little time.
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    current.process.wait(timeout=EXIT_GRACE_S)
+        if current is not None and current.process is not None and current.alive:
+            # A run that paused at its next review is recorded as waiting a moment before
+            # its process has exited: give that process a little time (not under the lock,
+            # which every run page takes).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                current.process.wait(timeout=EXIT_GRACE_S)
+        with self._lock:
+            current = self._jobs.get(run_id)
             if current is not None and current.alive:
                 raise StudioError(
                     409,
                     f"run {run_id} is already being resumed",
-                    f"the studio started `{' '.join(command[2:])}` at "
+                    f"the studio started `{' '.join(current.command[2:])}` at "
                     f"{time.strftime('%H:%M:%S', time.localtime(current.started_at))} and it has "
                     "not finished; wait for it on the run page.",
                 )
