@@ -10,11 +10,9 @@ import asyncio
 import threading
 from typing import Any
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from topicstrata.io.schema import TEXT
 from topicstrata.mapping import path_sort_key
 from topicstrata.serve.auth import require_admin, require_key
 from topicstrata.serve.holder import ModelHolder, ReloadStatus
@@ -87,9 +85,8 @@ def predict_records(body: PredictRequest, request: Request) -> PredictResponse:
     """Assign each record a topic path, label, keywords and confidence (one batch)."""
     model = _holder(request).current  # this request uses this model to its end
     ids, texts = record_texts(body.records, model.text_fields, _settings(request).limits)
-    records = pd.DataFrame({TEXT: pd.Series(texts, dtype=object)})
     with _predict_lock(request):
-        frame = model.predictor.predict(records)
+        frame = model.predictor.predict(texts)
     _metrics(request).records.labels(*model_labels(model)).inc(len(texts))
     level_cols = sorted(
         (c for c in frame.columns if c.startswith("path_l")), key=lambda c: int(c[6:])
