@@ -121,3 +121,31 @@ def test_teacher_sample_is_at_most_a_share_of_the_unique_texts():
     assert small.summary["teacher_texts"] == 400
     large = embed_sampled(corpus(4000), BagTeacher(), config)
     assert large.summary["teacher_texts"] == 600
+
+
+def test_from_cover_layer1_from_rows_the_teacher_embeds_layer_1s_sample():
+    from topicstrata.sampling import seeded_rows
+
+    texts = corpus(3000) + corpus(3000)[:40]  # copies of 40 texts at the end
+    config = SamplingConfig(
+        min_rows=1000, teacher_rows=300, holdout=0.1, cover_layer1_from=2000, layer1_sample=(900, 7)
+    )
+    teacher = BagTeacher()
+    result = embed_sampled(texts, teacher, config)
+    layer1 = seeded_rows(len(texts), 900, 7)
+    wanted = {texts[i] for i in layer1}
+    assert set(teacher.encoded) == wanted  # those texts, not a teacher_rows sample of 300
+    assert result.summary["covers_layer1_sample"] is True
+    assert result.summary["teacher_texts"] == len(wanted)
+    assert set(layer1) <= set(result.teacher_rows)
+    truth = BagTeacher().encode(texts)
+    np.testing.assert_allclose(result.vectors[layer1], truth[layer1], atol=1e-5)
+    # Below cover_layer1_from rows, or without a layer-1 sample, the usual sample.
+    for small in (
+        config.model_copy(update={"cover_layer1_from": 10_000}),
+        config.model_copy(update={"layer1_sample": None}),
+        config.model_copy(update={"cover_layer1_from": 0}),
+    ):
+        other = BagTeacher()
+        summary = embed_sampled(texts, other, small).summary
+        assert summary["teacher_texts"] == 300 and not summary["covers_layer1_sample"]

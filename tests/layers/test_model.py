@@ -153,3 +153,24 @@ def test_fit_sample_is_max_fit_samples_rows_with_every_fit_row():
     )
     assert fitted.n_fit_samples_ == 300
     assert len(fitted.labels_) == 1000
+
+
+def test_fit_rows_holding_the_seeded_sample_give_the_model_fitted_without_them():
+    """The large-input path at scale: the teacher embeds exactly the rows layer 1 would
+    draw, so the layer learns from exactly them and is the all-teacher path's model."""
+    X, _ = make_blobs(n_samples=3000, centers=6, n_features=12, random_state=2)
+    plain = LayerModel(reducer=PCA(n_components=4), k_range=(4, 8), max_fit_samples=800)
+    plain.fit(X)
+    seeded = plain._fit_sample(3000, None)
+    # The teacher's rows: the seeded sample plus other rows (copies of its texts).
+    extra = np.setdiff1d(np.arange(3000), seeded)[:150]
+    covered = LayerModel(reducer=PCA(n_components=4), k_range=(4, 8), max_fit_samples=800)
+    covered.fit(X, fit_rows=np.concatenate([extra, seeded]))
+    np.testing.assert_array_equal(
+        covered._fit_sample(3000, np.concatenate([extra, seeded])), seeded
+    )
+    np.testing.assert_array_equal(covered.labels_, plain.labels_)
+    # Without the whole seeded sample among them, the preferred rows come first instead.
+    partial = LayerModel(max_fit_samples=800)._fit_sample(3000, seeded[:-1])
+    assert np.isin(seeded[:-1], partial).all() and len(partial) == 800
+    assert not np.array_equal(partial, seeded)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,3 +71,42 @@ def test_layer_models_learn_from_as_many_rows_as_without_sampling(run):
     # The teacher rows first, then student rows up to max_fit_samples (tests/layers).
     assert top.n_fit_samples_ == 600
     assert len(top.labels_) == 1200
+
+
+def _fit(root, config):
+    params = {
+        "data": str(root / "opps.csv"),
+        "output": str(root / "run"),
+        "config": StrataConfig.from_dict(config).model_dump(mode="json"),
+        "cache_dir": str(root / "cache"),
+        "auto_approve": True,
+    }
+    result = run_pipeline(build_pipeline(1), params, root=root)
+    assert result.status == "succeeded"
+    from topicstrata.ensemble.persist import load_ensemble
+
+    return load_ensemble(root / "run" / "model"), json.loads(
+        (root / "run" / "metrics.json").read_text()
+    )
+
+
+def test_at_scale_the_teacher_embeds_layer_1s_sample_and_layer_1_is_the_all_teacher_model(
+    tmp_path,
+):
+    """``cover_layer1_from`` (100,000 by default; 1,000 here): the teacher embeds the rows
+    layer 1 learns from, so layer 1 equals the model of a fit with sampling off."""
+    for name in ("covered", "all"):
+        (tmp_path / name).mkdir()
+        write_dirty_opportunities(tmp_path / name / "opps.csv", rows=1200)
+    covered_cfg = copy.deepcopy(SAMPLED)
+    covered_cfg["embed"]["sampling"]["cover_layer1_from"] = 1000
+    covered, metrics = _fit(tmp_path / "covered", covered_cfg)
+    all_cfg = copy.deepcopy(SAMPLED)
+    all_cfg["embed"]["sampling"] = {"enabled": False}
+    everything, _ = _fit(tmp_path / "all", all_cfg)
+    emb = metrics["embedding"]
+    assert emb["path"] == "teacher sample + student" and emb["covers_layer1_sample"] is True
+    assert emb["teacher_texts"] >= 600 > 400  # layer 1's 600 rows, not teacher_rows
+    top, base = covered.models_[""], everything.models_[""]
+    np.testing.assert_array_equal(top.birch_.subcluster_centers_, base.birch_.subcluster_centers_)
+    np.testing.assert_array_equal(top.center_labels_, base.center_labels_)

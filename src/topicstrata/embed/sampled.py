@@ -11,6 +11,14 @@ student-embedded ones up to that size, and assigns the others. The teacher rows 
 the student's vectors route like the teacher's (bench/README.md). The held-out teacher
 records measure how often the student's vector routes a record where the teacher's does
 (``SampledEmbedding.holdout``), reported per level in the run's metrics.
+
+From ``cover_layer1_from`` records on (100,000), the teacher sample is instead exactly the
+rows layer 1 learns from (``layer1_sample``, drawn by :func:`topicstrata.sampling.
+seeded_rows` as the layer draws it): layer 1 is then the very model an all-teacher fit
+learns, and only the records outside its sample, and the deeper layers' choices, see
+student vectors. With 8,000 teacher rows and 42,000 student rows in layer 1's sample, the
+two fits agreed on 90.9% of records at level 1 at 100,000 records, within the all-teacher
+fit's own seed-to-seed spread (91.7%), below the 95% issue 12 asks.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.embed.api import ChunkEncoder, embed_texts
 from topicstrata.embed.base import Embedder
 from topicstrata.embed.student import StudentEmbedder
+from topicstrata.sampling import seeded_rows
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +63,15 @@ class SamplingConfig(BaseModel):
     #: Share of the teacher sample the student does not learn from: its agreement check.
     holdout: float = Field(0.1, ge=0.0, lt=1.0)
     seed: int = 0
+    #: From this many records on, the teacher embeds the rows the first layer learns from
+    #: (``layer1_sample``), so layer 1 is fitted on teacher vectors only and is the model
+    #: the all-teacher path fits; the student embeds the rest. Costs a teacher pass over
+    #: layer 1's ``max_fit_samples`` rows (50,000: ~15 min on 2 cores) instead of
+    #: ``teacher_rows``. 0: never (the ``teacher_rows`` sample at every size).
+    cover_layer1_from: int = Field(100_000, ge=0)
+    #: ``(rows, seed)`` of layer 1's fit sample: set by the pipeline from the ensemble
+    #: settings (its ``max_fit_samples`` and ``random_state``); None: no covering.
+    layer1_sample: tuple[int, int] | None = None
     #: ``StudentEmbedder`` options (``ngram_range``, ``min_df``, ``max_features``, ``alpha``).
     student: dict[str, Any] = Field(default_factory=dict)
 
@@ -110,7 +128,11 @@ def embed_sampled(
         )
 
     rng = np.random.default_rng(config.seed)
-    chosen = np.sort(rng.choice(n_unique, n_teacher, replace=False))
+    layer1 = _layer1_rows(n, config)
+    if layer1 is not None:  # every text of layer 1's sample, whatever teacher_rows says
+        chosen = np.unique(inverse[layer1])
+    else:
+        chosen = np.sort(rng.choice(n_unique, n_teacher, replace=False))
     n_holdout = round(config.holdout * len(chosen))
     held = np.sort(rng.choice(chosen, n_holdout, replace=False)) if n_holdout else chosen[:0]
     learn = np.setdiff1d(chosen, held, assume_unique=True)
@@ -161,8 +183,19 @@ def embed_sampled(
             "student_fit_texts": len(learn),
             "holdout_texts": len(held),
             "holdout_cosine": None if cosine is None else round(cosine, 4),
+            "covers_layer1_sample": layer1 is not None,
         },
     )
+
+
+def _layer1_rows(n: int, config: SamplingConfig) -> NDArray[np.intp] | None:
+    """The rows of layer 1's fit sample where the teacher is to embed them, else None."""
+    if config.layer1_sample is None or not config.cover_layer1_from:
+        return None
+    rows, seed = config.layer1_sample
+    if n < config.cover_layer1_from or rows >= n:
+        return None
+    return seeded_rows(n, rows, seed)
 
 
 #: Unique texts the student encodes at a time (its batches are at least 8,192 long).

@@ -27,6 +27,7 @@ from topicstrata.layers.cluster import (
     search_k,
 )
 from topicstrata.layers.reduce import SampledReducer, make_reducer
+from topicstrata.sampling import seeded_rows
 
 logger = logging.getLogger(__name__)
 
@@ -163,22 +164,30 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
     def _fit_sample(self, n: int, fit_rows: ArrayLike | None) -> NDArray[np.intp]:
         """Sorted row indices the fit learns from: ``min(n, max_fit_samples)`` of them.
 
-        Without ``fit_rows``, seeded random rows. With them, the preferred rows: all of
-        them (a seeded random subset where they are more than ``max_fit_samples``),
-        then seeded random other rows up to that size. A model of the large-input path
-        thus learns from as many rows as one fitted on teacher vectors everywhere; its
+        Without ``fit_rows``, seeded random rows (:func:`topicstrata.sampling.seeded_rows`).
+        With them: those same rows where ``fit_rows`` hold all of them; else the preferred
+        rows, all of them (a seeded random subset where they are more than
+        ``max_fit_samples``), then seeded random other rows up to that size. A model of
+        the large-input path thus learns from as many rows as one fitted on teacher
+        vectors everywhere; its
         k search and CF-tree see the same density (teacher rows alone, ~8,000, made
         layer 1 choose 17 topics where 50,000 rows chose 25; bench/README.md).
         """
         size = min(n, self.max_fit_samples)
-        rng = np.random.default_rng(self.random_state)
+        seeded = seeded_rows(n, size, self.random_state)
         if fit_rows is None:
-            return np.arange(n) if size == n else np.sort(rng.choice(n, size, replace=False))
+            return seeded
         preferred = np.unique(np.asarray(fit_rows, np.intp))
         if len(preferred) and (preferred[0] < 0 or preferred[-1] >= n):
             raise ConfigError(
                 f"fit_rows must index the {n} rows of X; got {preferred[0]}..{preferred[-1]}."
             )
+        if np.isin(seeded, preferred, assume_unique=True).all():
+            # The preferred rows hold the sample a fit without them would take (the
+            # large-input path's teacher covers layer 1's sample): learn from exactly it,
+            # so the model is the one the all-teacher path learns.
+            return seeded
+        rng = np.random.default_rng(self.random_state)
         if len(preferred) >= size:
             return np.sort(rng.choice(preferred, size, replace=False))
         others = np.setdiff1d(np.arange(n), preferred, assume_unique=True)

@@ -97,8 +97,16 @@ def config_sections(config: dict[str, Any]) -> dict[str, Any]:
     """
     dumped = StrataConfig.from_dict(config).model_dump(mode="json")
     sections = {name: dumped[name] for name in SECTIONS if name != "stability"}
-    # What layer-1 stability depends on, and nothing else.
     ensemble = dumped["ensemble"]
+    # The embed step's teacher covers layer 1's fit sample on large inputs: the two
+    # numbers that draw it, and no other ensemble setting, enter the embed step's key.
+    sampling = sections["embed"]["sampling"]
+    if sampling.get("layer1_sample") is None:
+        sampling["layer1_sample"] = [
+            ensemble["layers"][0]["max_fit_samples"],
+            ensemble["random_state"],
+        ]
+    # What layer-1 stability depends on, and nothing else.
     sections["stability"] = {
         "ensemble": {"layers": ensemble["layers"][:1], "random_state": ensemble["random_state"]},
         "sample": dumped["evaluate"]["stability_sample"],
