@@ -68,6 +68,8 @@ MAX_LAYERS = 5
 GLUE = ["topicstrata.config", "topicstrata.run.steps", "topicstrata.io.schema"]
 FIT_CODE = [
     "topicstrata.fanout",
+    "topicstrata.sampling",
+    "topicstrata.threads",
     "topicstrata.ensemble",
     "topicstrata.layers",
     "topicstrata.mapping",
@@ -445,7 +447,7 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
         outputs=("embeddings", "embedder", "teacher_rows", "check"),
         resources=Resources(cpus=CPUS, memory="4GB"),
         requirements=["onnxruntime", "sentence_transformers"],
-        code_deps=["topicstrata.embed", "topicstrata.fanout", *GLUE],
+        code_deps=["topicstrata.embed", "topicstrata.fanout", "topicstrata.sampling", *GLUE],
     )
     tuned = TuningStep(
         "tune",
@@ -522,7 +524,13 @@ def build_pipeline(n_layers: int = 3) -> Pipeline:
             "teacher_rows": embed.outputs.teacher_rows,
             "settings": sections.output("stability"),
         },
-        code_deps=["topicstrata.layers", "topicstrata.ensemble", *GLUE],
+        code_deps=[
+            "topicstrata.layers",
+            "topicstrata.ensemble",
+            "topicstrata.sampling",
+            "topicstrata.threads",
+            *GLUE,
+        ],
     )
     scores = EvaluateStep(
         "evaluate",
