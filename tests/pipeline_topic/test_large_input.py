@@ -26,19 +26,24 @@ SAMPLED["embed"]["sampling"] = {
 SAMPLED["ensemble"]["layers"][0]["max_fit_samples"] = 600
 
 
+def _run(root, config, layers):
+    """``strata fit``'s pipeline on ``root/opps.csv`` into ``root/run``."""
+    params = {
+        "data": str(root / "opps.csv"),
+        "output": str(root / "run"),
+        "config": StrataConfig.from_dict(config).model_dump(mode="json"),
+        "cache_dir": str(root / "cache"),
+        "auto_approve": True,
+    }
+    result = run_pipeline(build_pipeline(layers), params, root=root)
+    assert result.status == "succeeded"
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("large")
     write_dirty_opportunities(root / "opps.csv", rows=1200)
-    params = {
-        "data": str(root / "opps.csv"),
-        "output": str(root / "run"),
-        "config": StrataConfig.from_dict(SAMPLED).model_dump(mode="json"),
-        "cache_dir": str(root / "cache"),
-        "auto_approve": True,
-    }
-    result = run_pipeline(build_pipeline(2), params, root=root)
-    assert result.status == "succeeded"
+    _run(root, SAMPLED, 2)
     return root
 
 
@@ -74,20 +79,11 @@ def test_layer_models_learn_from_as_many_rows_as_without_sampling(run):
 
 
 def _fit(root, config):
-    params = {
-        "data": str(root / "opps.csv"),
-        "output": str(root / "run"),
-        "config": StrataConfig.from_dict(config).model_dump(mode="json"),
-        "cache_dir": str(root / "cache"),
-        "auto_approve": True,
-    }
-    result = run_pipeline(build_pipeline(1), params, root=root)
-    assert result.status == "succeeded"
     from topicstrata.ensemble.persist import load_ensemble
 
-    return load_ensemble(root / "run" / "model"), json.loads(
-        (root / "run" / "metrics.json").read_text()
-    )
+    _run(root, config, 1)
+    metrics = json.loads((root / "run" / "metrics.json").read_text())
+    return load_ensemble(root / "run" / "model"), metrics
 
 
 def test_at_scale_the_teacher_embeds_layer_1s_sample_and_layer_1_is_the_all_teacher_model(
