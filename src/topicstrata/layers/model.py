@@ -169,9 +169,9 @@ class LayerModel(ClusterMixin, TransformerMixin, BaseEstimator):
         rows, all of them (a seeded random subset where they are more than
         ``max_fit_samples``), then seeded random other rows up to that size. A model of
         the large-input path thus learns from as many rows as one fitted on teacher
-        vectors everywhere; its
-        k search and CF-tree see the same density (teacher rows alone, ~8,000, made
-        layer 1 choose 17 topics where 50,000 rows chose 25; bench/README.md).
+        vectors everywhere; its k search and CF-tree see the same density (teacher rows
+        alone, ~8,000, made layer 1 choose 17 topics where 50,000 rows chose 25;
+        bench/README.md).
         """
         size = min(n, self.max_fit_samples)
         seeded = seeded_rows(n, size, self.random_state)
