@@ -1,24 +1,33 @@
-"""Quality benchmark (issue 4): topicstrata vs BERTopic + hierarchy cut vs KMeans per level.
+"""Quality benchmark (issues 4, 14): topicstrata vs BERTopic + hierarchy cut vs KMeans per level.
 
     python bench/quality.py [--datasets 20ng,amazon,synthetic,bbc] [--sample N]
                             [--cache-dir .strata/bench-cache] [--shapes a,b,...]
-                            [--out bench/results/quality.json]
+                            [--modes defaults,oracle] [--out bench/results/quality.json]
 
 All methods see the same MiniLM (ONNX) embeddings of the same texts, in one run:
 
 * Hierarchical corpora (20 Newsgroups 7/20, Amazon 6/62/~290, synthetic 50k 8/33/80): NMI
   and ARI of each label level against
-  - topicstrata's ``Ensemble`` with one layer per level. Layer 1 gets ``k_range=(k1, k1)``
-    (the level-1 class count, as the baselines get the class counts); every deeper layer
-    splits every topic (``SplitRule(mode="all", min_size=20)``) with a per-topic
-    ``k_range=(2, ceil(2 * k_level / k_parent))`` searched by silhouette, except the
-    ``*-kfix`` shapes, which fix each topic's k to ``round(k_level / k_parent)``. Several
-    shapes (reducer and global step per layer) are run as separate rows;
+  - ``defaults`` mode: topicstrata's ``Ensemble`` with the ensemble section ``strata fit``
+    uses when a user gives no config (``StrataConfig().ensemble``: three layers, layer 1's
+    ``k_range`` 15..25, the ``flagged`` split mode), given no class count; its tree is cut
+    at depth i for label level i, and the number of topics it found is reported beside
+    the class count;
+  - ``oracle`` mode: topicstrata's ``Ensemble`` with one layer per level. Layer 1 gets
+    ``k_range=(k1, k1)`` (the level-1 class count, as the baselines get the class
+    counts); every deeper layer splits every topic (``SplitRule(mode="all",
+    min_size=20)``) with a per-topic ``k_range=(2, ceil(2 * k_level / k_parent))``
+    searched by silhouette, except the ``*-kfix`` shapes, which fix each topic's k to
+    ``round(k_level / k_parent)``. Several shapes (reducer and global step per layer)
+    are run as separate rows;
   - BERTopic as a user runs it: defaults (UMAP + HDBSCAN) with UMAP seeded
     (``random_state=42``), ``fit_transform(raw_texts, embeddings)``, then
     ``hierarchical_topics(raw_texts)`` cut to the class count of each level (merges applied
     in the order of the tree until k topic groups remain; outliers -1 are their own
     cluster);
+  - BERTopic with BIRCH as its clusterer, the way its documentation swaps clusterers:
+    ``hdbscan_model=Birch(n_clusters=k)`` with k the finest level's class count, everything
+    else as above, and the same tree cut per level;
   - ``KMeans(k, n_init=10, random_state=0)`` fitted separately for each level's class count.
 * BBC News (OCTIS): NPMI (``window=10``, gensim ``c_npmi`` as the BERTopic paper) and topic
   diversity of the top-10 words, averaged over 10, 20, 30, 40 and 50 topics, for
@@ -81,6 +90,11 @@ SHAPES: dict[str, tuple[str, str, str, str, bool]] = {
 # The default run: reducer umap vs none at layer 1, global step kmeans vs ward. The other
 # shapes are there for --shapes (each costs a full ensemble fit per corpus).
 DEFAULT_SHAPES = ("umap-kmeans", "raw-kmeans", "umap-ward", "raw-ward")
+#: ``defaults``: the ensemble ``strata fit`` runs without a config; ``oracle``: the shapes
+#: above, given the class counts.
+MODES = ("defaults", "oracle")
+#: How far the defaults must lead the best baseline at every level (issue 14).
+DEFAULTS_MARGIN = 0.03
 
 
 # --------------------------------------------------------------------------- children
@@ -135,6 +149,17 @@ def _task_topicstrata(data: dict[str, Any], params: dict[str, Any]) -> dict[str,
     return {"paths": ensemble.assignments_["path"].astype(str).tolist()}
 
 
+def _task_topicstrata_defaults(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The ensemble ``strata fit`` builds from an empty config: the product's defaults."""
+    from topicstrata.config import StrataConfig
+    from topicstrata.ensemble import Ensemble
+
+    ensemble = Ensemble(StrataConfig().ensemble).fit(
+        data["embeddings"], data["keyword_texts"], ids=data["ids"]
+    )
+    return {"paths": ensemble.assignments_["path"].astype(str).tolist()}
+
+
 def _task_topicstrata_bbc(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     from topicstrata.ensemble import Ensemble
 
@@ -166,7 +191,13 @@ def _task_bertopic(data: dict[str, Any], params: dict[str, Any]) -> dict[str, An
     from bertopic import BERTopic
 
     docs = data["texts"]
-    model = BERTopic(embedding_model=None, umap_model=_umap_for_bertopic())
+    extra: dict[str, Any] = {}
+    if params.get("birch_k"):
+        from sklearn.cluster import Birch
+
+        # BERTopic's documented way to use another clusterer: pass it as hdbscan_model.
+        extra["hdbscan_model"] = Birch(n_clusters=params["birch_k"])
+    model = BERTopic(embedding_model=None, umap_model=_umap_for_bertopic(), **extra)
     t0 = time.perf_counter()
     topics, _ = model.fit_transform(docs, data["embeddings"])
     flat_s = time.perf_counter() - t0
@@ -207,6 +238,7 @@ def _task_kmeans(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
 
 TASKS = {
     "topicstrata": _task_topicstrata,
+    "topicstrata-defaults": _task_topicstrata_defaults,
     "topicstrata-bbc": _task_topicstrata_bbc,
     "bertopic": _task_bertopic,
     "bertopic-bbc": _task_bertopic_bbc,
@@ -308,73 +340,118 @@ def _timing(result: dict[str, Any]) -> dict[str, Any]:
     return {k: result[k] for k in ("fit_s", "base_rss_mb", "peak_rss_mb") if k in result}
 
 
-def bench_hierarchical(
-    corpus: Corpus, inputs: Path, shapes: list[str], log: Any, baselines: bool = True
-) -> dict[str, Any]:
+def _topicstrata_row(result: dict[str, Any], corpus: Corpus, **fields: Any) -> dict[str, Any]:
     from topicstrata.evaluate.metrics import level_agreement
 
-    ks = class_counts(corpus)
-    out: dict[str, Any] = {"n_docs": len(corpus.ids), "class_counts": ks, "rows": []}
-    for shape in shapes:
-        layers, desc = shape_layers(shape, ks)
-        log(f"{corpus.name}: topicstrata {shape} ({desc})")
-        result = run_child("topicstrata", inputs, {"layers": layers})
-        row = {"method": "topicstrata", "shape": shape, "layers": desc, **_timing(result)}
-        if "error" in result:
-            row["error"] = result["error"]
-        else:
-            row["levels"] = level_agreement(result["paths"], corpus.levels)
-        out["rows"].append(row)
-        log(f"  -> {_brief(row)}")
+    row = {"method": "topicstrata", **fields, **_timing(result)}
+    if "error" in result:
+        row["error"] = result["error"]
+    else:
+        row["levels"] = level_agreement(result["paths"], corpus.levels)
+    return row
 
-    if not baselines:
-        out["winners"] = winners(out["rows"], len(ks))
-        return out
-    log(f"{corpus.name}: BERTopic + hierarchical_topics cut at {ks}")
-    result = run_child("bertopic", inputs, {"ks": ks})
-    row = {"method": "BERTopic", "shape": "umap+hdbscan, hierarchy cut", **_timing(result)}
+
+def _bertopic_row(result: dict[str, Any], corpus: Corpus, shape: str) -> dict[str, Any]:
+    ks = class_counts(corpus)
+    row = {"method": "BERTopic", "shape": shape, **_timing(result)}
     if "error" in result:
         row["error"] = result["error"]
     else:
         row["levels"] = agreement(corpus.levels, [result["cuts"][str(k)] for k in ks])
         row.update({k: result[k] for k in ("n_flat_topics", "outlier_share", "flat_fit_s")})
-        row["layers"] = (
-            f"{result['n_flat_topics']} HDBSCAN topics, {result['outlier_share']:.0%} outliers"
-        )
-    out["rows"].append(row)
-    log(f"  -> {_brief(row)}")
+        outliers = f", {result['outlier_share']:.0%} outliers" if result["outlier_share"] else ""
+        row["layers"] = f"{result['n_flat_topics']} flat topics{outliers}"
+    return row
 
-    log(f"{corpus.name}: KMeans per level {ks}")
-    result = run_child("kmeans", inputs, {"ks": ks})
-    row = {"method": "KMeans", "shape": "per level, raw space", **_timing(result)}
-    row["layers"] = f"KMeans(k={'/'.join(map(str, ks))}, n_init=10) fitted separately"
-    if "error" in result:
-        row["error"] = result["error"]
-    else:
-        row["levels"] = agreement(corpus.levels, [result["cuts"][str(k)] for k in ks])
-    out["rows"].append(row)
-    log(f"  -> {_brief(row)}")
-    out["winners"] = winners(out["rows"], len(ks))
+
+def bench_hierarchical(
+    corpus: Corpus,
+    inputs: Path,
+    shapes: list[str],
+    log: Any,
+    baselines: bool = True,
+    modes: tuple[str, ...] = MODES,
+) -> dict[str, Any]:
+    ks = class_counts(corpus)
+    out: dict[str, Any] = {"n_docs": len(corpus.ids), "class_counts": ks, "rows": []}
+    if "defaults" in modes:
+        log(f"{corpus.name}: topicstrata with strata fit's defaults (no class counts)")
+        result = run_child("topicstrata-defaults", inputs, {})
+        row = _topicstrata_row(
+            result, corpus, mode="defaults", shape="defaults", layers="strata fit's defaults"
+        )
+        out["rows"].append(row)
+        log(f"  -> {_brief(row)}")
+    for shape in shapes if "oracle" in modes else []:
+        layers, desc = shape_layers(shape, ks)
+        log(f"{corpus.name}: topicstrata {shape} ({desc})")
+        result = run_child("topicstrata", inputs, {"layers": layers})
+        row = _topicstrata_row(result, corpus, mode="oracle", shape=shape, layers=desc)
+        out["rows"].append(row)
+        log(f"  -> {_brief(row)}")
+
+    if baselines:
+        for shape, params in (
+            ("umap+hdbscan, hierarchy cut", {"ks": ks}),
+            (f"umap+Birch(n_clusters={ks[-1]}), hierarchy cut", {"ks": ks, "birch_k": ks[-1]}),
+        ):
+            log(f"{corpus.name}: BERTopic {shape} at {ks}")
+            row = _bertopic_row(run_child("bertopic", inputs, params), corpus, shape)
+            out["rows"].append(row)
+            log(f"  -> {_brief(row)}")
+
+        log(f"{corpus.name}: KMeans per level {ks}")
+        result = run_child("kmeans", inputs, {"ks": ks})
+        row = {"method": "KMeans", "shape": "per level, raw space", **_timing(result)}
+        row["layers"] = f"KMeans(k={'/'.join(map(str, ks))}, n_init=10) fitted separately"
+        if "error" in result:
+            row["error"] = result["error"]
+        else:
+            row["levels"] = agreement(corpus.levels, [result["cuts"][str(k)] for k in ks])
+        out["rows"].append(row)
+        log(f"  -> {_brief(row)}")
+    out["winners"] = winners(out["rows"], ks)
     return out
 
 
-def winners(rows: list[dict[str, Any]], n_levels: int) -> list[dict[str, Any]]:
-    """Per level: the best topicstrata shape and the best method overall (by NMI)."""
+def winners(rows: list[dict[str, Any]], ks: list[int]) -> list[dict[str, Any]]:
+    """Per level: the best oracle shape, the best baseline, and how the defaults compare.
+
+    The defaults ``pass`` a level when they lead the best baseline by
+    :data:`DEFAULTS_MARGIN` NMI with at most 3x the class count of topics (issue 14).
+    """
     best = []
-    for level in range(n_levels):
-        scored = [r for r in rows if "levels" in r]
-        ours = [r for r in scored if r["method"] == "topicstrata"]
-        top_ours = max(ours, key=lambda r: r["levels"][level]["nmi"], default=None)
-        top_all = max(scored, key=lambda r: r["levels"][level]["nmi"], default=None)
-        best.append(
-            {
-                "level": level + 1,
-                "best_topicstrata": top_ours and top_ours["shape"],
-                "best_topicstrata_nmi": top_ours and top_ours["levels"][level]["nmi"],
-                "best_overall": top_all and f"{top_all['method']} {top_all['shape']}",
-                "best_overall_nmi": top_all and top_all["levels"][level]["nmi"],
-            }
-        )
+    scored = [r for r in rows if "levels" in r]
+
+    def top(candidates: list[dict[str, Any]], level: int) -> dict[str, Any] | None:
+        return max(candidates, key=lambda r: r["levels"][level]["nmi"], default=None)
+
+    def mode(row: dict[str, Any]) -> str | None:
+        # Result files from before the defaults mode have topicstrata rows without one.
+        return row.get("mode", "oracle" if row["method"] == "topicstrata" else None)
+
+    for level in range(len(ks)):
+        oracle = top([r for r in scored if mode(r) == "oracle"], level)
+        baseline = top([r for r in scored if r["method"] != "topicstrata"], level)
+        defaults = top([r for r in scored if mode(r) == "defaults"], level)
+        entry: dict[str, Any] = {
+            "level": level + 1,
+            "best_topicstrata": oracle and oracle["shape"],
+            "best_topicstrata_nmi": oracle and oracle["levels"][level]["nmi"],
+            "best_baseline": baseline and f"{baseline['method']} {baseline['shape']}",
+            "best_baseline_nmi": baseline and baseline["levels"][level]["nmi"],
+        }
+        if defaults is not None:
+            found = defaults["levels"][level]
+            entry["defaults_nmi"] = found["nmi"]
+            entry["defaults_topics"] = found["n_topics"]
+            if baseline is not None:
+                margin = found["nmi"] - baseline["levels"][level]["nmi"]
+                entry["defaults_margin"] = margin
+                entry["defaults_pass"] = bool(
+                    margin >= DEFAULTS_MARGIN and found["n_topics"] <= 3 * ks[level]
+                )
+        best.append(entry)
     return best
 
 
@@ -467,14 +544,21 @@ def markdown(results: dict[str, Any]) -> str:
                 + f" | {_fmt(row.get('fit_s'))} | {_fmt(row.get('peak_rss_mb'), 0)} |"
             )
         lines.append("")
-        for w in res["winners"]:
-            if w["best_topicstrata"] is None:
-                continue
-            lines.append(
-                f"- L{w['level']}: best topicstrata shape **{w['best_topicstrata']}** "
-                f"(NMI {w['best_topicstrata_nmi']:.3f}); best overall {w['best_overall']} "
-                f"({w['best_overall_nmi']:.3f})"
-            )
+        for w in winners(res["rows"], ks):
+            if w.get("best_topicstrata") is not None:
+                lines.append(
+                    f"- L{w['level']}: best oracle-k shape **{w['best_topicstrata']}** "
+                    f"(NMI {w['best_topicstrata_nmi']:.3f}); best baseline {w['best_baseline']} "
+                    f"({w['best_baseline_nmi']:.3f})"
+                )
+            if "defaults_margin" in w:
+                verdict = "ahead" if w["defaults_pass"] else "NOT ahead"
+                lines.append(
+                    f"- L{w['level']}: defaults NMI {w['defaults_nmi']:.3f} with "
+                    f"{w['defaults_topics']} topics for {ks[w['level'] - 1]} classes, "
+                    f"{w['defaults_margin']:+.3f} against the best baseline: **{verdict}** "
+                    f"(needs >= +{DEFAULTS_MARGIN:.2f} and at most 3x the class count)"
+                )
     if "bbc" in results["datasets"]:
         res = results["datasets"]["bbc"]
         lines += [
@@ -518,6 +602,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--shapes", default=",".join(DEFAULT_SHAPES))
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help="topicstrata runs on the hierarchical corpora: defaults (strata fit's, no class "
+        "counts), oracle (the --shapes, given the class counts), or both",
+    )
     parser.add_argument("--preprocess-mode", choices=("fast", "full"), default="fast")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality.json")
     parser.add_argument(
@@ -541,6 +631,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     if set(args.shapes) - set(SHAPES):
         parser.error(f"unknown shape(s); choose from {sorted(SHAPES)}")
+    args.modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    if not args.modes or set(args.modes) - set(MODES):
+        parser.error(f"--modes {','.join(args.modes)!r}: choose from {','.join(MODES)}")
     return args
 
 
@@ -603,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
             "sample": {k: v for k, v in args.samples.items() if v is not None} or None,
             "datasets": args.datasets,
             "shapes": args.shapes,
+            "modes": list(args.modes),
             "embedder": "minilm-onnx",
             "preprocess_mode": args.preprocess_mode,
             "split_min_size": SPLIT_MIN_SIZE,
@@ -628,7 +722,12 @@ def main(argv: list[str] | None = None) -> int:
                 results["datasets"][name] = bench_bbc(corpus, inputs, log)
             else:
                 results["datasets"][name] = bench_hierarchical(
-                    corpus, inputs, args.shapes, log, baselines=not args.no_baselines
+                    corpus,
+                    inputs,
+                    args.shapes,
+                    log,
+                    baselines=not args.no_baselines,
+                    modes=args.modes,
                 )
             # Write after every corpus so a long run leaves what it finished.
             args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
