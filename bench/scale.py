@@ -77,12 +77,19 @@ TRUTH = ("true_l1", "true_l2", "true_l3")
 
 
 class TreeMemory:
-    """Samples the summed RSS of a process and its descendants in a thread."""
+    """Samples the summed RSS and PSS of a process and its descendants in a thread.
+
+    A sum of RSS counts a page once per process that maps it (the memory-mapped embeddings
+    the layer step and its fan-out workers all read, the libraries a forked worker shares
+    with its parent), so it overstates what the tree holds; the sum of PSS (each shared
+    page split among the processes that map it) is the tree's share of physical memory.
+    Both are kept: RSS is what earlier tables report.
+    """
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         self.root = psutil.Process(pid)
         self.interval = interval
-        self.samples: list[tuple[float, float]] = []  # (time, MiB)
+        self.samples: list[tuple[float, float, float]] = []  # (time, RSS MiB, PSS MiB)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -96,19 +103,22 @@ class TreeMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            total = 0
+            rss = pss = 0
             try:
                 procs = [self.root, *self.root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 return
             for proc in procs:
                 with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.samples.append((time.time(), total / 2**20))
+                    full = proc.memory_full_info()  # /proc/PID/smaps_rollup on Linux
+                    rss += full.rss
+                    pss += getattr(full, "pss", full.rss)
+            self.samples.append((time.time(), rss / 2**20, pss / 2**20))
             self._stop.wait(self.interval)
 
-    def peak(self, start: float = 0.0, end: float = math.inf) -> float:
-        inside = [mb for t, mb in self.samples if start <= t <= end]
+    def peak(self, start: float = 0.0, end: float = math.inf, kind: str = "rss") -> float:
+        column = {"rss": 1, "pss": 2}[kind]
+        inside = [sample[column] for sample in self.samples if start <= sample[0] <= end]
         return max(inside, default=0.0)
 
 
@@ -158,18 +168,23 @@ def run_fit(
         ).fetchall()
     seconds = dict.fromkeys(STAGES, 0.0)
     peaks = dict.fromkeys(STAGES, 0.0)
+    pss = dict.fromkeys(STAGES, 0.0)
     first = min(start for _, start, _ in rows)
     seconds["startup"] = first - started
     peaks["startup"] = memory.peak(started, first)
+    pss["startup"] = memory.peak(started, first, "pss")
     for step, start, end in rows:
         stage = stage_of(step)
         seconds[stage] += (end or ended) - start
         peaks[stage] = max(peaks[stage], memory.peak(start, end or ended))
+        pss[stage] = max(pss[stage], memory.peak(start, end or ended, "pss"))
     return {
         "seconds": seconds,
         "peak_rss_mb": peaks,
         "total_s": ended - started,
         "total_peak_rss_mb": memory.peak(),
+        "peak_pss_mb": pss,
+        "total_peak_pss_mb": memory.peak(kind="pss"),
         "metrics": json.loads((root / "run" / "metrics.json").read_text(encoding="utf-8")),
     }
 
@@ -396,6 +411,15 @@ def main() -> None:
             rate = f"{n / sec:,.0f}/s" if sec > 0 else "-"
             cells.append(f"{sec:,.1f} s / {rate} / {mb:,.0f}")
         print(f"| {stage} | " + " | ".join(cells) + f" | {exponent(sizes, times)} |")
+    pss = []
+    for n in sizes:
+        res = results["sizes"][n]
+        layers = res.get("peak_pss_mb", {}).get("layers", math.nan)
+        pss.append(f"{n:,}: {res.get('total_peak_pss_mb', math.nan):,.0f} (layers {layers:,.0f})")
+    print(
+        "\nPeak PSS of the process tree (MiB; shared pages split among the processes that map "
+        "them): " + "; ".join(pss)
+    )
     print(
         "\nNMI per level (true_l1/l2/l3): "
         + "; ".join(f"{n:,}: {results['sizes'][n]['nmi']}" for n in sizes)
