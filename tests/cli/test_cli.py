@@ -90,6 +90,12 @@ def test_evaluate_json_contract(run_dir):
     assert payload["n_docs"] == 500
     assert -1 <= payload["stability"] <= 1
     assert 0 <= payload["outlier_share"] <= 1
+    keywords = payload["keyword_levels"]
+    assert [kw["level"] for kw in keywords] == list(range(1, len(keywords) + 1))
+    assert keywords[0]["n_topics"] == payload["levels"][0]["n_topics"]
+    for kw in keywords:
+        assert 0 < kw["diversity"] <= 1 and -1 <= kw["npmi"] <= 1
+        assert kw["n_scored"] == kw["n_topics"]  # every topic of the tree has keywords
 
 
 def test_synth_writes_requested_rows(tmp_path):

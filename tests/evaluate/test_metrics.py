@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -12,11 +13,13 @@ from topicstrata.errors import ConfigError, InputError
 from topicstrata.evaluate import (
     cut_paths,
     evaluate_assignments,
+    keyword_levels,
     level_agreement,
     outlier_share,
     stability,
     topic_diversity,
 )
+from topicstrata.evaluate.coherence import EPSILON
 
 PATHS = ["7.2.1", "7", "7.-1", "-1", "12.3"]
 
@@ -148,7 +151,16 @@ def test_evaluate_assignments_json_contract():
         corpus_tokens=corpus,
         reference_paths=list(reversed(paths)),
     )
-    assert set(result) == {"levels", "npmi", "diversity", "n_docs", "outlier_share", "stability"}
+    assert set(result) == {
+        "levels",
+        "npmi",
+        "diversity",
+        "keyword_levels",
+        "n_docs",
+        "outlier_share",
+        "stability",
+    }
+    assert result["keyword_levels"] == []  # no tree_keywords given
     assert result["n_docs"] == len(paths)
     assert [set(level) for level in result["levels"]] == [
         {"level", "label_col", "nmi", "ari", "n_topics"}
@@ -167,7 +179,73 @@ def test_evaluate_assignments_without_optional_inputs():
         "levels": [],
         "npmi": None,
         "diversity": None,
+        "keyword_levels": [],
         "n_docs": 3,
         "outlier_share": pytest.approx(1 / 3),
     }
     json.dumps(result, allow_nan=False)
+
+
+def _keyword_tree():
+    """Two parents with two children each; documents hold their topic's words.
+
+    Parent 0's children repeat its words (diversity at level 2 falls, and its
+    children's words co-occur); parent 1's children have words of their own.
+    """
+    tree = {
+        "0": ["alpha", "beta"],
+        "0.0": ["alpha", "beta"],
+        "0.1": ["alpha", "beta"],
+        "1": ["gamma", "delta"],
+        "1.0": ["eps", "zeta"],
+        "1.1": ["eta", "theta"],
+        "-1": ["noise", "junk"],
+        "1.-1": ["noise", "junk"],
+    }
+    paths = ["0.0"] * 4 + ["0.1"] * 4 + ["1.0"] * 4 + ["1.1"] * 4 + ["1.-1", "-1"]
+    corpus = (
+        [["alpha", "beta"]] * 8
+        + [["gamma", "eps", "zeta"]] * 4
+        + [["delta", "eta", "theta"]] * 4
+        + [["noise"], ["junk"]]
+    )
+    return paths, tree, corpus
+
+
+def test_keyword_levels_scores_each_cut_of_the_tree():
+    paths, tree, corpus = _keyword_tree()
+    level1, level2 = keyword_levels(paths, tree, corpus, topk=2)
+    assert (level1["level"], level1["n_topics"], level1["n_scored"]) == (1, 2, 2)
+    assert (level2["level"], level2["n_topics"], level2["n_scored"]) == (2, 4, 4)
+    # Level 1: {alpha, beta, gamma, delta}, all distinct. Level 2: 0.0 and 0.1 share both
+    # words, 1.0 and 1.1 have their own: 6 unique words among 8.
+    assert level1["diversity"] == pytest.approx(1.0)
+    assert level2["diversity"] == pytest.approx(6 / 8)
+    # alpha and beta always co-occur (NPMI 1); gamma and delta (4 of 18 documents each)
+    # never do, which gensim's formula scores log(eps / p^2) / -log(eps), close to -1.
+    # At level 2 every child's pair always co-occurs.
+    never = math.log(EPSILON / (4 / 18) ** 2) / -math.log(EPSILON)
+    assert level1["npmi"] == pytest.approx((1.0 + never) / 2, abs=1e-6)
+    assert level2["npmi"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_keyword_levels_keeps_unsplit_topics_and_skips_outliers():
+    paths = ["3", "3", "4.1", "4.2", "-1"]
+    tree = {"3": ["a", "b"], "4": ["c", "d"], "4.1": ["e", "f"], "4.2": ["g", "h"]}
+    level1, level2 = keyword_levels(paths, tree, corpus_tokens=None, topk=2)
+    assert level1["n_topics"] == 2 and level2["n_topics"] == 3  # "3" stands at level 2 too
+    assert level2["diversity"] == pytest.approx(1.0)
+    assert level1["npmi"] is None and level2["npmi"] is None  # no corpus given
+
+
+def test_keyword_levels_counts_topics_without_keywords():
+    rows = keyword_levels(["1.1", "1.2"], {"1": ["a", "b"], "1.1": ["a", "c"]}, topk=2)
+    assert [(r["n_topics"], r["n_scored"]) for r in rows] == [(1, 1), (2, 1)]
+    assert rows[1]["diversity"] == pytest.approx(1.0)
+
+
+def test_evaluate_assignments_reports_keyword_levels():
+    paths, tree, corpus = _keyword_tree()
+    result = evaluate_assignments(paths, corpus_tokens=corpus, topk=2, tree_keywords=tree)
+    assert [row["level"] for row in result["keyword_levels"]] == [1, 2]
+    assert json.loads(json.dumps(result, allow_nan=False)) == result

@@ -273,7 +273,19 @@ def evaluate(
             f"level {lv['level']} vs {lv['label_col']}: NMI {lv['nmi']:.3f}  ARI {lv['ari']:.3f}  "
             f"topics {lv['n_topics']}"
         )
-    out.print(f"NPMI {result['npmi']}  diversity {result['diversity']}  docs {result['n_docs']}")
+    for kw in result["keyword_levels"]:
+        out.print(
+            f"level {kw['level']} keywords: NPMI {_score(kw['npmi'])}  "
+            f"diversity {_score(kw['diversity'])}  topics {kw['n_topics']}"
+        )
+    out.print(
+        f"leaf topics: NPMI {_score(result['npmi'])}  diversity {_score(result['diversity'])}  "
+        f"docs {result['n_docs']}"
+    )
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 @app.command()

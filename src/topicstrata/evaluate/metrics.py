@@ -18,6 +18,12 @@ Choices, and why:
   (its evaluation code passes the same ``topk`` to NPMI and diversity);
   Dieng et al. (2020), who defined the measure, used 25.
 - **NPMI** is gensim's ``c_npmi``; see :mod:`topicstrata.evaluate.coherence`.
+- **Keywords per level** (``keyword_levels``) score, at each depth i, the topics of
+  the tree cut at depth i (the same cut the agreement uses: a topic that was not
+  split further stands at the deeper levels too) with NPMI and diversity. A tree
+  whose children repeat their parents' words, or whose fine topics rest on a few
+  co-occurrences, shows it at the level where it happens, which the leaf figures
+  (``npmi``, ``diversity``) average away.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ __all__ = [
     "cut_paths",
     "evaluate_assignments",
     "is_outlier_path",
+    "keyword_levels",
     "level_agreement",
     "npmi_coherence",
     "npmi_per_topic",
@@ -116,6 +123,55 @@ def level_agreement(
     return rows
 
 
+def keyword_levels(
+    paths: Iterable[Any],
+    tree_keywords: Mapping[str, Sequence[str]],
+    corpus_tokens: Sequence[Sequence[str]] | None = None,
+    topk: int = 10,
+    npmi_window: int | None = None,
+) -> list[dict[str, Any]]:
+    """NPMI and diversity of the keywords of the tree cut at depth i, i = 1..depth.
+
+    ``paths`` are the records' leaf paths, ``tree_keywords`` every topic's keywords
+    by path (all levels, as the mapping holds them). Per level: ``n_topics`` (the
+    non-outlier topics of the cut), ``n_scored`` (those with keywords), ``npmi``
+    (``None`` without ``corpus_tokens``) and ``diversity``; a score that cannot be
+    computed is ``None``. NPMI is counted once over the topics of every level.
+    """
+    values = _as_path_array(paths)
+    unique = np.unique(values)
+    depth = max((len(str(p).split(".")) for p in unique), default=0)
+    cuts: list[list[str]] = []
+    for level in range(1, depth + 1):
+        in_cut = {str(p) for p in cut_paths(unique, level)}
+        cuts.append(sorted(p for p in in_cut if not is_outlier_path(p)))
+    scored = sorted({p for cut in cuts for p in cut if tree_keywords.get(p)})
+    npmi_of: dict[str, float] = {}
+    if scored and corpus_tokens is not None:
+        words = [list(tree_keywords[p]) for p in scored]
+        scores = npmi_per_topic(words, corpus_tokens, topk=topk, window=npmi_window)
+        npmi_of = dict(zip(scored, scores, strict=True))
+    rows: list[dict[str, Any]] = []
+    for level, topic_paths in enumerate(cuts, start=1):
+        topics = [p for p in topic_paths if tree_keywords.get(p)]
+        row: dict[str, Any] = {
+            "level": level,
+            "n_topics": len(topic_paths),
+            "n_scored": len(topics),
+            "npmi": None,
+            "diversity": None,
+        }
+        if topics:
+            row["diversity"] = _finite_or_none(
+                topic_diversity([list(tree_keywords[p]) for p in topics], topk=topk)
+            )
+            finite = [npmi_of[p] for p in topics if p in npmi_of and math.isfinite(npmi_of[p])]
+            if finite:
+                row["npmi"] = float(np.mean(finite))
+        rows.append(row)
+    return rows
+
+
 def topic_diversity(topics: Sequence[Sequence[str]], topk: int = 10) -> float:
     """Share of unique words among the topics' ``topk`` first words (OCTIS).
 
@@ -190,10 +246,12 @@ def evaluate_assignments(
     reference_paths: Mapping[Hashable, Any] | pd.Series | Sequence[Any] | None = None,
     topk: int = 10,
     npmi_window: int | None = None,
+    tree_keywords: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The ``strata evaluate --json`` object for one run's leaf paths.
 
     Always: ``levels`` (empty without ``labels``), ``npmi``, ``diversity``,
+    ``keyword_levels`` (empty without ``tree_keywords``; see :func:`keyword_levels`),
     ``n_docs``, ``outlier_share``; ``stability`` (ARI of the leaf paths against
     ``reference_paths``) only when those are given. ``npmi`` needs ``topic_words``
     and ``corpus_tokens``, ``diversity`` needs ``topic_words``; a score that cannot
@@ -205,6 +263,11 @@ def evaluate_assignments(
         "levels": level_agreement(values, labels) if labels else [],
         "npmi": None,
         "diversity": None,
+        "keyword_levels": (
+            keyword_levels(values, tree_keywords, corpus_tokens, topk, npmi_window)
+            if tree_keywords
+            else []
+        ),
         "n_docs": len(values),
         "outlier_share": outlier_share(values) if len(values) else None,
     }

@@ -56,17 +56,19 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str
 def metrics_from_file(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The numbers in a run's ``metrics.json``, named ``l1_nmi``, ``npmi``, ``timings.fit``...
 
-    Per-level entries become ``l<level>_<name>``; nested mappings are dotted;
+    Per-level entries become ``l<level>_<name>`` (``levels``) and
+    ``l<level>_keywords_<name>`` (``keyword_levels``); nested mappings are dotted;
     strings, None and non-finite values are dropped.
     """
     out: dict[str, float] = {}
-    for entry in metrics.get("levels") or []:
-        level = entry.get("level")
-        for key, value in entry.items():
-            if key != "level" and _is_number(value):
-                out[f"l{level}_{key}"] = float(value)
+    for list_key, infix in (("levels", ""), ("keyword_levels", "keywords_")):
+        for entry in metrics.get(list_key) or []:
+            level = entry.get("level")
+            for key, value in entry.items():
+                if key != "level" and _is_number(value):
+                    out[f"l{level}_{infix}{key}"] = float(value)
     for key, value in metrics.items():
-        if key == "levels":
+        if key in ("levels", "keyword_levels"):
             continue
         if isinstance(value, Mapping):
             nested = {f"{key}.{k}": v for k, v in value.items()}

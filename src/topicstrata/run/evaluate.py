@@ -61,6 +61,7 @@ def evaluate_run(
         labels=labels,
         topic_words=topic_words or None,
         corpus_tokens=corpus,
+        tree_keywords={path: entry.keywords for path, entry in entries.items()},
     )
     # Stability needs a refit on the embeddings, so it is measured at fit time.
     fitted = run / METRICS

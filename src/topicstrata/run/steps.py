@@ -105,7 +105,8 @@ def evaluate(
     views: pd.DataFrame,
     label_cols: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Per-level agreement with ``label_cols`` plus NPMI and diversity of the leaf topics.
+    """Per-level agreement with ``label_cols``, NPMI and diversity of the leaf topics, and
+    both per level of the tree (``keyword_levels``).
 
     NPMI counts co-occurrences in a seeded sample of at most ``NPMI_SAMPLE`` records:
     the estimate is stable long before a million documents, and the count is not.
@@ -121,7 +122,11 @@ def evaluate(
         keyword_texts = keyword_texts[np.sort(rng.choice(len(keyword_texts), NPMI_SAMPLE, False))]
     corpus = [t.split() for t in keyword_texts]
     return evaluate_assignments(
-        paths, labels=labels, topic_words=topic_words or None, corpus_tokens=corpus
+        paths,
+        labels=labels,
+        topic_words=topic_words or None,
+        corpus_tokens=corpus,
+        tree_keywords={path: entry.keywords for path, entry in entries.items()},
     )
 
 
