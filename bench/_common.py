@@ -13,9 +13,12 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import linear_sum_assignment
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -56,6 +59,23 @@ def busy_processes(min_cpu: float = 20.0) -> list[str]:
         if float(cpu) >= min_cpu and int(pid) != os.getpid():
             busy.append(f"{cpu}% {cmd[:160]}")
     return busy
+
+
+def step_output(root: Path, step: str, name: str | None = None) -> Any:
+    """An output of the newest pipeline run under ``root`` (e.g. a finished ``strata fit``)."""
+    from topicstrata.pipeline import list_runs, run_status
+
+    run = run_status(root, list_runs(root, limit=1)[0].run_id)
+    return run.output(step, name)
+
+
+def matched_agreement(a: ArrayLike, b: ArrayLike) -> float:
+    """Share of records on the same topic after matching the two labelings' topics 1:1
+    (the assignment that maximises the shared records: scipy's Hungarian solver)."""
+    left, right = np.asarray(a), np.asarray(b)
+    table = pd.crosstab(left, right).to_numpy()
+    rows, cols = linear_sum_assignment(-table)
+    return round(float(table[rows, cols].sum() / len(left)), 4)
 
 
 def peak_rss_mb() -> float:

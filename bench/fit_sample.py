@@ -25,23 +25,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import normalized_mutual_info_score
 
+from _common import matched_agreement, step_output
 from topicstrata.ensemble import Ensemble, EnsembleConfig
 from topicstrata.io.schema import KEYWORD_TOKENS
-from topicstrata.pipeline import list_runs, run_status
-
-
-def step_output(root: Path, step: str, name: str | None = None) -> Any:
-    run = run_status(root, list_runs(root, limit=1)[0].run_id)
-    return run.output(step, name)
-
-
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    table = pd.crosstab(a, b).to_numpy()
-    rows, cols = linear_sum_assignment(-table)
-    return round(float(table[rows, cols].sum() / len(a)), 4)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             l1 = paths["path_l1"].astype(str).to_numpy()
             if full_l1 is None:
                 full_l1 = l1
-            row["l1_agreement_with_all"] = agreement(full_l1, l1)
+            row["l1_agreement_with_all"] = matched_agreement(full_l1, l1)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
 

@@ -57,8 +57,9 @@ import numpy as np
 import pandas as pd
 import psutil
 import yaml
-from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import normalized_mutual_info_score
+
+from _common import matched_agreement, step_output
 
 REPO = Path(__file__).resolve().parents[1]
 STRATA = str(Path(sys.executable).with_name("strata"))
@@ -198,13 +199,6 @@ def level_nmi(data: Path, run: Path) -> list[float]:
     ]
 
 
-def matched_agreement(a: pd.Series, b: pd.Series) -> float:
-    """Share of records on the same topic after matching the two fits' topics 1:1."""
-    table = pd.crosstab(a.to_numpy(), b.to_numpy())
-    rows, cols = linear_sum_assignment(-table.to_numpy())
-    return round(float(table.to_numpy()[rows, cols].sum() / len(a)), 4)
-
-
 def same_tree_routing(data: Path, default_root: Path, teacher_root: Path) -> dict[str, Any]:
     """Route every record through the large-input default's own tree twice: with the
     vectors that run used (teacher sample + student) and with MiniLM vectors for every
@@ -212,11 +206,6 @@ def same_tree_routing(data: Path, default_root: Path, teacher_root: Path) -> dic
     differs is only what the student changed: per-level NMI of both against the truth and
     the share of records on the same path at each level (no matching needed)."""
     from topicstrata.ensemble import load_ensemble
-    from topicstrata.pipeline import list_runs, run_status
-
-    def step_output(root: Path, step: str, name: str) -> Any:
-        run = run_status(root, list_runs(root, limit=1)[0].run_id)
-        return run.output(step, name)
 
     ids = pd.Index(step_output(default_root, "ingest", "ids")).astype(str)
     teacher_ids = pd.Index(step_output(teacher_root, "ingest", "ids")).astype(str)

@@ -34,27 +34,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import normalized_mutual_info_score
 
 import topicstrata.layers.model as layer_module
+from _common import matched_agreement, step_output
 from topicstrata.ensemble.config import EnsembleConfig
 from topicstrata.layers.cluster import global_steps
 from topicstrata.layers.model import LayerModel
-from topicstrata.pipeline import list_runs, run_status
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def step_output(root: Path, step: str, name: str) -> Any:
-    run = run_status(root, list_runs(root, limit=1)[0].run_id)
-    return run.output(step, name)
-
-
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    table = pd.crosstab(a, b).to_numpy()
-    rows, cols = linear_sum_assignment(-table)
-    return round(float(table[rows, cols].sum() / len(a)), 4)
 
 
 @contextlib.contextmanager
@@ -152,15 +140,15 @@ def main() -> None:
     print("| fit A | fit B | k A / k B | level-1 agreement |")
     print("|---|---|---|---:|")
     for a, b in pairs:
-        value = agreement(fits[a]["labels"], fits[b]["labels"])
+        value = matched_agreement(fits[a]["labels"], fits[b]["labels"])
         result["pairs"][f"{a} | {b}"] = value
         print(f"| {a} | {b} | {result['k'][a]} / {result['k'][b]} | {value:.2%} |")
     print("\n| MiniLM, seed 1 with this pinned to seed 0 | agreement with s0 | with s1 |")
     print("|---|---:|---:|")
     for pin in ("fit sample", "UMAP seed", "BIRCH threshold sample"):
         labels = fits[f"MiniLM s1, {pin} at s0"]["labels"]
-        with_0 = agreement(labels, fits["MiniLM s0"]["labels"])
-        with_1 = agreement(labels, fits["MiniLM s1"]["labels"])
+        with_0 = matched_agreement(labels, fits["MiniLM s0"]["labels"])
+        with_1 = matched_agreement(labels, fits["MiniLM s1"]["labels"])
         result["pinned"][pin] = {"s0": with_0, "s1": with_1}
         print(f"| {pin} | {with_0:.2%} | {with_1:.2%} |")
     print("\n| MiniLM trees cut at a fixed k | agreement s0 / s1 |")
@@ -172,7 +160,7 @@ def main() -> None:
             model = fits[f"MiniLM s{seed}"]["model"]
             cut = global_steps(model.birch_.subcluster_centers_, np.empty(0), [k], "ward")[k]
             labels.append(cut[model.birch_.predict(model.reducer_.transform(vectors["MiniLM"]))])
-        value = agreement(labels[0], labels[1])
+        value = matched_agreement(labels[0], labels[1])
         result["fixed_k"][int(k)] = value
         print(f"| k = {k} | {value:.2%} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
