@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,27 @@ def test_labels_term_only_when_labels_are_given():
     assert fold_loss(without, heavy) == fold_loss(without, LossWeights(labels=0.0))
     with_labels = score_assignments(truth, [words], [3], tokens, {"l1": list(truth)})
     assert fold_loss(with_labels, heavy) < fold_loss(without, heavy) - 99
+
+
+def test_per_level_nmi_is_reported_beside_the_harmonic_mean_and_never_scored():
+    # Two levels: the level-1 cut matches l1 exactly; l2 does not split topic 0.
+    paths = np.array(["0.0", "0.1", "1.0", "1.1"] * 25)
+    tokens = [["a", "b"]] * len(paths)
+    l1 = ["x" if p.startswith("0") else "y" for p in paths]
+    l2 = [p if p.startswith("1") else "0" for p in paths]
+    scores = score_assignments(
+        paths, [[["a", "b"]], [["a", "b"]]], [2, 4], tokens, {"l1": l1, "l2": l2}
+    )
+    assert scores.label_nmi[0] == pytest.approx(1.0)
+    assert 0.0 < scores.label_nmi[1] < 1.0
+    assert scores.labels == pytest.approx(statistics.harmonic_mean(scores.label_nmi))
+    row = scores.as_dict()
+    assert row["nmi_l1"] == pytest.approx(1.0) and row["nmi_l2"] == scores.label_nmi[1]
+    assert "label_nmi" not in row
+    free = LossWeights(labels=0.0)
+    unlabelled = score_assignments(paths, [[["a", "b"]], [["a", "b"]]], [2, 4], tokens)
+    assert unlabelled.as_dict().keys().isdisjoint({"nmi_l1", "nmi_l2"})
+    assert fold_loss(scores, free) == fold_loss(unlabelled, free)
 
 
 def test_outliers_raise_the_loss():

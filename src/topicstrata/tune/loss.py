@@ -92,9 +92,13 @@ class FoldScores:
     outliers: float
     labels: float | None = None
     n_topics: int = 0
+    #: NMI of label column i with the tree cut at depth i (``labels`` is their harmonic
+    #: mean); reported as ``nmi_l1``, ``nmi_l2``, ... and never part of the loss itself.
+    label_nmi: tuple[float, ...] = ()
 
     def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in asdict(self).items() if v is not None}
+        out = {k: float(v) for k, v in asdict(self).items() if v is not None and k != "label_nmi"}
+        return out | {f"nmi_l{i}": float(v) for i, v in enumerate(self.label_nmi, start=1)}
 
 
 def level_topics(ensemble: Ensemble) -> list[list[str]]:
@@ -197,9 +201,10 @@ def score_assignments(
         coherence = 0.0
     diversity = float(np.mean([topic_diversity(w, topk=TOPK) for w in levels])) if levels else 0.0
     label_score = None
+    label_nmi: tuple[float, ...] = ()
     if labels:
-        rows = level_agreement(paths, labels)
-        label_score = level_harmonic_mean([r["nmi"] for r in rows])
+        label_nmi = tuple(float(r["nmi"]) for r in level_agreement(paths, labels))
+        label_score = level_harmonic_mean(label_nmi)
     return FoldScores(
         coherence=float(coherence),
         diversity=diversity,
@@ -207,6 +212,7 @@ def score_assignments(
         outliers=outlier_share(paths) if len(paths) else 0.0,
         labels=label_score,
         n_topics=len(levels[-1]) if levels else 0,
+        label_nmi=label_nmi,
     )
 
 
