@@ -75,14 +75,16 @@ class SplitRule(BaseModel):
     times the average share of its siblings; ``dispersed`` when the mean cosine
     distance of its records to their centroid exceeds the siblings' median by
     ``dispersion_factor``; ``low_coherence`` when the NPMI of its top keywords
-    is below ``min_coherence``. With ``mode="flagged"`` flagged topics are
-    marked ``split`` in the mapping; ``"all"`` splits every topic large enough
+    is below ``min_coherence``; ``substructure`` when its records hold more than
+    one group (gap statistic, see ``ensemble.flags``). With ``mode="structure"`` the
+    topics flagged ``substructure`` are marked ``split`` in the mapping; with
+    ``"flagged"`` every flagged topic; ``"all"`` splits every topic large enough
     and ``"none"`` none. Topics smaller than ``min_size`` are never split.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["flagged", "all", "none"] = "flagged"
+    mode: Literal["structure", "flagged", "all", "none"] = "flagged"
     share_factor: float = Field(1.5, gt=0)
     dispersion_factor: float = Field(1.15, gt=0)
     min_coherence: float = -0.05

@@ -7,7 +7,11 @@ Among siblings (the topics of one parent, or all layer-1 topics) a topic is
 * ``dispersed`` when the mean cosine distance of its records to their centroid
   exceeds the siblings' median by ``dispersion_factor``;
 * ``low_coherence`` when the NPMI of its top keywords (document co-occurrence
-  in the siblings' keyword corpus) is below ``min_coherence``.
+  in the siblings' keyword corpus) is below ``min_coherence``;
+* ``substructure`` when its records hold more than one group: the gap statistic
+  (Tibshirani, Walther and Hastie 2001) of two clusters over one exceeds its
+  standard error. This one looks at the topic alone, not at its siblings: a topic
+  can be as broad as its siblings and still be one homogeneous group.
 
 Flags are suggestions written into the mapping file; a person can override
 them by changing the topic's action.
@@ -19,6 +23,7 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.cluster import KMeans
 
 from topicstrata.ensemble.config import SplitRule
 from topicstrata.ensemble.tree import TopicNode
@@ -37,20 +42,71 @@ def dispersion(
     return np.asarray(total / count, dtype=np.float64)
 
 
+#: The flag the ``structure`` split mode splits on.
+SUBSTRUCTURE = "substructure"
+#: Rows of a topic the gap statistic reads (seeded sample), and its uniform references.
+GAP_ROWS = 400
+GAP_REFERENCES = 5
+
+
+def substructure_gap(
+    X: NDArray[np.float32], *, max_rows: int = GAP_ROWS, n_refs: int = GAP_REFERENCES, seed: int = 0
+) -> tuple[float, float]:
+    """``(Gap(2) - Gap(1), s_2)``: how much better two clusters fit ``X`` than one,
+    beyond what they fit in structureless data of the same extent, and the standard
+    error of that reference.
+
+    Tibshirani's gap statistic with the reference drawn uniformly from the box of the
+    data's principal axes; the rows are unit-normalised first (cosine geometry).
+    Tibshirani's rule keeps one cluster unless ``Gap(1) < Gap(2) - s_2``, i.e. unless
+    the first value exceeds the second. Written here because neither scikit-learn nor
+    scipy has a gap statistic; only k = 1 and 2 are needed to tell whether a topic
+    holds more than one group, which is what splitting it needs.
+    """
+    rng = np.random.default_rng(seed)
+    if len(X) > max_rows:
+        X = X[rng.choice(len(X), max_rows, replace=False)]
+    X = np.asarray(X, dtype=np.float64)
+    X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    if len(X) < 4:
+        return 0.0, 0.0
+    centred = X - X.mean(axis=0)
+    # Rotate onto the principal axes; distances (and so W_k) do not change.
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    Z = centred @ vt.T
+    low, high = Z.min(axis=0), Z.max(axis=0)
+
+    def log_w(Y: NDArray[np.float64]) -> tuple[float, float]:
+        one = float(((Y - Y.mean(axis=0)) ** 2).sum())
+        km = KMeans(n_clusters=2, n_init=2, random_state=seed).fit(Y)
+        return np.log(max(one, 1e-300)), np.log(max(float(km.inertia_), 1e-300))
+
+    w1, w2 = log_w(Z)
+    refs = np.array([log_w(rng.uniform(low, high, size=Z.shape)) for _ in range(n_refs)])
+    gap1, gap2 = refs[:, 0].mean() - w1, refs[:, 1].mean() - w2
+    s2 = float(refs[:, 1].std() * np.sqrt(1.0 + 1.0 / n_refs))
+    return float(gap2 - gap1), s2
+
+
 def flag_siblings(
     nodes: list[TopicNode],
     dispersions: NDArray[np.float64],
     keyword_texts: list[str],
     rule: SplitRule,
+    gaps: list[tuple[float, float] | None] | None = None,
 ) -> None:
-    """Fill ``flags``, ``coherence`` and ``dispersion`` of sibling ``nodes`` in place."""
+    """Fill ``flags``, ``coherence`` and ``dispersion`` of sibling ``nodes`` in place.
+
+    ``gaps`` holds :func:`substructure_gap` of each node's records (``None`` where it was
+    not measured, e.g. a topic too small to split)."""
     if not nodes:
         return
     total = sum(n.size for n in nodes) or 1
     average_share = 1.0 / len(nodes)
     median_disp = float(np.median(dispersions))
     coherences = _coherences(nodes, keyword_texts)
-    for node, disp, coh in zip(nodes, dispersions, coherences, strict=True):
+    gaps = gaps if gaps is not None else [None] * len(nodes)
+    for node, disp, coh, gap in zip(nodes, dispersions, coherences, gaps, strict=True):
         node.dispersion = round(float(disp), 4)
         node.coherence = None if math.isnan(coh) else round(coh, 4)
         share = node.size / total
@@ -61,6 +117,8 @@ def flag_siblings(
             flags.append(f"dispersed: {disp:.3f} > {rule.dispersion_factor * median_disp:.3f}")
         if node.coherence is not None and node.coherence < rule.min_coherence:
             flags.append(f"low_coherence: npmi {node.coherence:.3f} < {rule.min_coherence:.3f}")
+        if gap is not None and gap[0] > gap[1]:
+            flags.append(f"{SUBSTRUCTURE}: gap {gap[0]:.3f} > {gap[1]:.3f}")
         node.flags = flags
 
 
@@ -76,4 +134,6 @@ def wants_split(node: TopicNode, rule: SplitRule) -> bool:
     """Whether ``node`` is marked ``split`` by default in the mapping."""
     if node.size < rule.min_size or rule.mode == "none":
         return False
+    if rule.mode == "structure":
+        return any(flag.startswith(f"{SUBSTRUCTURE}:") for flag in node.flags)
     return rule.mode == "all" or bool(node.flags)

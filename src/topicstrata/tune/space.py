@@ -265,7 +265,7 @@ def default_space(base: StrataConfig) -> SearchSpace:
         "embedders": list(DEFAULT_EMBEDDERS),
     }
     if len(base.ensemble.layers) > 1:
-        data["split_mode"] = ["flagged", "all"]
+        data["split_mode"] = ["flagged", "structure", "all"]
     return SearchSpace.model_validate(data)
 
 
