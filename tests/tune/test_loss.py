@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 
 import numpy as np
 import pytest
 
 from topicstrata.tune.loss import (
+    FoldScores,
     LossWeights,
     combine,
     fold_loss,
@@ -15,6 +17,7 @@ from topicstrata.tune.loss import (
     score_assignments,
     size_balance,
     stability_score,
+    word_gain,
 )
 
 VOCAB = {
@@ -158,3 +161,32 @@ def test_keywords_are_scored_level_by_level():
     parents_only = score_assignments(truth, [parents], [3], tokens)
     assert two.coherence == pytest.approx((parents_only.coherence + leaves.coherence) / 2)
     assert two.n_topics == 6
+
+
+def test_word_gain_rewards_a_split_between_different_words_not_of_one_group():
+    rng = np.random.default_rng(0)
+    # Two groups of records with different words; a third, homogeneous group.
+    a = [list(rng.choice(["cloud", "server", "storage", "backup"], 8)) for _ in range(200)]
+    b = [list(rng.choice(["payroll", "invoice", "ledger", "audit"], 8)) for _ in range(200)]
+    train, test = a[:150] + b[:150], a[150:] + b[150:]
+    one = word_gain(["0"] * 300, train, ["0"] * 100, test, 1)
+    two = word_gain(["0"] * 150 + ["1"] * 150, train, ["0"] * 50 + ["1"] * 50, test, 1)
+    assert one == pytest.approx(0.0, abs=1e-3) and two > 0.3  # at most log 2
+    # Splitting the homogeneous group at random gains nothing on held-out records.
+    halves = np.array(["0.0", "0.1"] * 75 + ["1"] * 150)
+    held = np.array(["0.0", "0.1"] * 25 + ["1"] * 50)
+    shallow = word_gain(halves, train[:150] + b[:150], held, a[150:] + b[150:], 1)
+    deep = word_gain(halves, train[:150] + b[:150], held, a[150:] + b[150:], 2)
+    assert deep < shallow
+    # Outlier records are left out.
+    assert word_gain(["0"] * 300, train, ["-1"] * 100, test, 1) == 0.0
+
+
+def test_word_gain_enters_the_loss_only_with_a_weight():
+    scores = FoldScores(coherence=0.1, diversity=0.5, balance=0.5, outliers=0.0, word_gain=2.0)
+    assert fold_loss(scores, LossWeights()) == fold_loss(
+        dataclasses.replace(scores, word_gain=None), LossWeights()
+    )
+    assert fold_loss(scores, LossWeights(word_gain=1.0)) == pytest.approx(
+        fold_loss(scores, LossWeights()) - 2.0
+    )

@@ -9,6 +9,7 @@ set is fitted by no model, and a fold only by the models that hold it out.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -100,6 +101,14 @@ def cross_validate(
         held_out.index = pd.Index(ids_arr[test], name="id")
         fold_labels = {c: [v[i] for i in test] for c, v in labels.items()} if labels else None
         scores = _loss.score_fold(held_out, ensemble, [tokens[i] for i in test], fold_labels)
+        gain = _loss.word_gain(
+            ensemble.assignments_["path"].astype(str).to_numpy(),
+            [tokens[i] for i in train],
+            held_out["path"].astype(str).to_numpy(),
+            [tokens[i] for i in test],
+            ensemble.n_layers_,
+        )
+        scores = dataclasses.replace(scores, word_gain=gain)
         result.folds.append(scores)
         n_levels = ensemble.n_layers_
         if len(folds.probe):
