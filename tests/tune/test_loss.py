@@ -182,11 +182,11 @@ def test_word_gain_rewards_a_split_between_different_words_not_of_one_group():
     assert word_gain(["0"] * 300, train, ["-1"] * 100, test, 1) == 0.0
 
 
-def test_word_gain_enters_the_loss_only_with_a_weight():
+def test_word_gain_lowers_the_loss_by_its_weight():
     scores = FoldScores(coherence=0.1, diversity=0.5, balance=0.5, outliers=0.0, word_gain=2.0)
-    assert fold_loss(scores, LossWeights()) == fold_loss(
-        dataclasses.replace(scores, word_gain=None), LossWeights()
+    off = LossWeights(word_gain=0.0)
+    assert fold_loss(scores, off) == fold_loss(dataclasses.replace(scores, word_gain=None), off)
+    assert fold_loss(scores, LossWeights()) == pytest.approx(
+        fold_loss(scores, off) - LossWeights().word_gain * 2.0
     )
-    assert fold_loss(scores, LossWeights(word_gain=1.0)) == pytest.approx(
-        fold_loss(scores, LossWeights()) - 2.0
-    )
+    assert LossWeights().word_gain > 0
