@@ -45,6 +45,7 @@ from topicstrata.embed import TfidfSvdEmbedder
 from topicstrata.ensemble import Ensemble, EnsembleConfig
 from topicstrata.evaluate import evaluate_assignments
 from topicstrata.tune import LossWeights, SearchSpace, TuneData, TuneSettings, tune
+from topicstrata.tune.space import default_space
 
 SPACE = {
     "layers": [
@@ -120,9 +121,12 @@ def run_study(
     data: TuneData, base: StrataConfig, args, sampler: str, seed: int, tag: str, space=None
 ):
     space = space or SPACE
+    if args.space == "default":  # the space `strata tune` searches without a config
+        space = default_space(base).model_dump(exclude_none=True)
     settings = TuneSettings(
         trials=args.trials,
         weights=LossWeights(labels=args.label_weight),
+        enqueue_labels=args.label_start,
         folds=args.folds,
         sampler=sampler,
         seed=seed,
@@ -264,6 +268,18 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument(
         "--label-weight", type=float, default=1.0, help="weight of the label term of the loss"
+    )
+    parser.add_argument(
+        "--no-label-start",
+        dest="label_start",
+        action="store_false",
+        help="do not enqueue the start read off the label hierarchy (a label-free study)",
+    )
+    parser.add_argument(
+        "--space",
+        choices=("bench", "default"),
+        default="bench",
+        help="the script's SPACE, or default_space() of the default config as strata tune has",
     )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--out", type=Path, default=None, help="JSON results file")
