@@ -61,15 +61,15 @@ def describe_group(
     ids: Sequence[str],
     representation: RepresentationConfig,
     split_rule: SplitRule,
-    measure_structure: bool = True,
+    last_layer: bool = False,
 ) -> list[TopicNode]:
     """Keywords, phrases, representatives and split flags of one parent's child topics.
 
     The cheap half of a group's fit (c-TF-IDF and a few matrix products, and per topic
     the gap statistic of the ``substructure`` flag on at most ``GAP_ROWS`` records, about
-    0.1 s, only with ``measure_structure``: the ``structure`` split mode, and not at the
-    last layer, whose topics are not split); run in process, never fanned out (see
-    :func:`fans_out`).
+    0.1 s: only in the ``structure`` split mode, the one rule that reads it, and not at
+    the ``last_layer``, whose topics are not split); run in process, never fanned out
+    (see :func:`fans_out`).
     """
     n_topics = len(centroids)
     sizes = np.bincount(labels, minlength=n_topics)
@@ -89,9 +89,10 @@ def describe_group(
         )
         for t in range(n_topics)
     ]
+    measure = split_rule.mode == "structure" and not last_layer
     gaps = [
         substructure_gap(embeddings[labels == t], seed=t)
-        if measure_structure and sizes[t] >= split_rule.min_size
+        if measure and sizes[t] >= split_rule.min_size
         else None
         for t in range(n_topics)
     ]

@@ -189,10 +189,7 @@ class Ensemble:
                     "ids": [self.ids_[i] for i in rows],
                     "representation": cfg.representation,
                     "split_rule": cfg.split,
-                    # Only the structure mode splits on it: elsewhere it would cost ~0.1 s
-                    # a topic (~10% of the layers at 1M records) for a flag no rule reads.
-                    "measure_structure": layer_no < len(cfg.layers)
-                    and cfg.split.mode == "structure",
+                    "last_layer": layer_no == len(cfg.layers),
                 },
             ),
         )

@@ -100,12 +100,13 @@ def cross_validate(
         held_out = ensemble.predict(X[test])
         held_out.index = pd.Index(ids_arr[test], name="id")
         fold_labels = {c: [v[i] for i in test] for c, v in labels.items()} if labels else None
-        scores = _loss.score_fold(held_out, ensemble, [tokens[i] for i in test], fold_labels)
+        test_tokens = [tokens[i] for i in test]
+        scores = _loss.score_fold(held_out, ensemble, test_tokens, fold_labels)
         gain = _loss.word_gain(
             ensemble.assignments_["path"].astype(str).to_numpy(),
             [tokens[i] for i in train],
             held_out["path"].astype(str).to_numpy(),
-            [tokens[i] for i in test],
+            test_tokens,
             ensemble.n_layers_,
         )
         scores = dataclasses.replace(scores, word_gain=gain)
