@@ -86,9 +86,12 @@ def test_keywords_come_from_the_topic_core():
     emb[40:60] = [0.6, 0.8]
     emb[60:] = [0.0, 1.0]
     cents = np.array([[0.95, 0.31], [0.0, 1.0]], dtype=np.float32)
-    focused = TopicRepresentation(top_n_words=3, core_share=0.6).fit(texts, labels, emb, cents)
+    # c-TF-IDF, which weighs by frequency, shows the effect (the distinct score ranks the
+    # core's words first either way, see the tests below).
+    ctfidf = {"top_n_words": 3, "keyword_score": "ctfidf"}
+    focused = TopicRepresentation(**ctfidf, core_share=0.6).fit(texts, labels, emb, cents)
     assert set(focused.keywords_[0]) == {"invoice", "ledger", "reconcile"}
-    everyone = TopicRepresentation(top_n_words=3, core_share=1.0).fit(texts, labels, emb, cents)
+    everyone = TopicRepresentation(**ctfidf, core_share=1.0).fit(texts, labels, emb, cents)
     assert {"escalation", "ticket"} & set(everyone.keywords_[0])
 
 
@@ -96,3 +99,51 @@ def test_core_share_out_of_range_is_an_error():
     texts, labels = _corpus(n_per_topic=5)
     with pytest.raises(ValueError, match="core_share"):
         TopicRepresentation(core_share=0.0).fit(texts, labels)
+
+
+def _short_queries(seed=0):
+    """Short records of two topics: each record one topic word, often a generic word
+    ("need", "help": in 60% of every topic's records) and, rarely, a one-off word."""
+    rng = np.random.default_rng(seed)
+    words = {0: ["invoice", "ledger"], 1: ["shipment", "carrier"]}
+    texts, labels = [], []
+    for topic, vocab in words.items():
+        for i in range(100):
+            toks = [vocab[i % 2], rng.choice(["need", "help"])] if i % 5 < 3 else [vocab[i % 2]]
+            if i % 25 == 0:
+                toks.append(f"oneoff{topic}{i}")
+            texts.append(" ".join(toks))
+            labels.append(topic)
+    return texts, np.array(labels)
+
+
+def test_distinct_keywords_leave_out_generic_and_rare_words():
+    texts, labels = _short_queries()
+    ctfidf = TopicRepresentation(keyword_score="ctfidf", min_df=1).fit(texts, labels)
+    # c-TF-IDF with two classes lists the generic words and the one-off words too.
+    assert {"need", "help"} <= set(ctfidf.keywords_[0])
+    assert any(w.startswith("oneoff") for w in ctfidf.keywords_[0])
+    rep = TopicRepresentation(min_df=1).fit(texts, labels)
+    assert set(rep.keywords_[0]) == {"invoice", "ledger"}
+    assert set(rep.keywords_[1]) == {"shipment", "carrier"}
+    # Scores are the words' KL terms: share 0.5 against 0.25 of all records.
+    np.testing.assert_allclose(rep.keyword_scores_[0], [0.5 * np.log(2)] * 2, atol=1e-6)
+    # The c-TF-IDF list stays available for the split flags and the tuning loss.
+    assert rep.ctfidf_keywords_ == ctfidf.keywords_
+
+
+def test_distinct_keywords_thresholds_are_the_given_ones():
+    texts, labels = _short_queries()
+    # With no support floor and no lift required, every word more common in the topic
+    # than overall qualifies, the one-off words included; a 0.6 floor keeps none, and
+    # each topic falls back to its first c-TF-IDF word.
+    loose = TopicRepresentation(min_df=1, min_support=0.0, min_lift=1.0).fit(texts, labels)
+    assert any(w.startswith("oneoff0") for w in loose.keywords_[0])
+    strict = TopicRepresentation(min_df=1, min_support=0.6).fit(texts, labels)
+    assert strict.keywords_[0] == strict.ctfidf_keywords_[0][:1]
+
+
+def test_unknown_keyword_score_is_an_error():
+    texts, labels = _corpus(n_per_topic=5)
+    with pytest.raises(ValueError, match="keyword_score"):
+        TopicRepresentation(keyword_score="tfidf").fit(texts, labels)

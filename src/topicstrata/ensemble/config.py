@@ -60,12 +60,21 @@ class RepresentationConfig(BaseModel):
     bm25_weighting: bool = True
     reduce_frequent_words: bool = True
     core_share: float = Field(1.0, gt=0, le=1)
+    #: ``distinct``: words that set a topic apart from its siblings (support, lift, KL
+    #: rank; see ``TopicRepresentation``), each listed by at most ``max_topics_per_keyword``
+    #: topics of a level; ``ctfidf``: BERTopic's c-TF-IDF top words.
+    keyword_score: Literal["distinct", "ctfidf"] = "distinct"
+    min_support: float = Field(0.05, ge=0, le=1)
+    min_lift: float = Field(1.5, ge=1)
+    max_topics_per_keyword: int | None = Field(1, ge=1)
     #: Keywords, phrases and flags of one parent's topics are read from at most this
     #: many of its records (each topic capped at an equal share); sizes count them all.
     max_samples: int = Field(50_000, ge=100)
 
     def build(self) -> TopicRepresentation:
-        return TopicRepresentation(**self.model_dump(exclude={"max_samples"}))
+        return TopicRepresentation(
+            **self.model_dump(exclude={"max_samples", "max_topics_per_keyword"})
+        )
 
 
 class SplitRule(BaseModel):

@@ -96,7 +96,14 @@ def describe_group(
         else None
         for t in range(n_topics)
     ]
-    flag_siblings(nodes, dispersion(embeddings, labels, centroids), texts, split_rule, gaps)
+    flag_siblings(
+        nodes,
+        dispersion(embeddings, labels, centroids),
+        texts,
+        split_rule,
+        gaps,
+        vocabularies=[rep.ctfidf_keywords_.get(t, []) for t in range(n_topics)],
+    )
     return nodes
 
 

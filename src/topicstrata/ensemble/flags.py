@@ -94,17 +94,22 @@ def flag_siblings(
     keyword_texts: list[str],
     rule: SplitRule,
     gaps: list[tuple[float, float] | None] | None = None,
+    vocabularies: list[list[str]] | None = None,
 ) -> None:
     """Fill ``flags``, ``coherence`` and ``dispersion`` of sibling ``nodes`` in place.
 
     ``gaps`` holds :func:`substructure_gap` of each node's records (``None`` where it was
-    not measured, e.g. a topic too small to split)."""
+    not measured, e.g. a topic too small to split). ``vocabularies`` are the word lists
+    whose NPMI is each node's ``coherence`` (the topics' c-TF-IDF top words; the nodes'
+    keywords when not given)."""
     if not nodes:
         return
     total = sum(n.size for n in nodes) or 1
     average_share = 1.0 / len(nodes)
     median_disp = float(np.median(dispersions))
-    coherences = _coherences(nodes, keyword_texts)
+    coherences = _coherences(
+        vocabularies if vocabularies is not None else [n.keywords for n in nodes], keyword_texts
+    )
     gaps = gaps if gaps is not None else [None] * len(nodes)
     for node, disp, coh, gap in zip(nodes, dispersions, coherences, gaps, strict=True):
         node.dispersion = round(float(disp), 4)
@@ -122,10 +127,9 @@ def flag_siblings(
         node.flags = flags
 
 
-def _coherences(nodes: list[TopicNode], keyword_texts: list[str]) -> list[float]:
-    topics = [n.keywords for n in nodes]
+def _coherences(topics: list[list[str]], keyword_texts: list[str]) -> list[float]:
     if sum(len(t) >= 2 for t in topics) == 0 or not keyword_texts:
-        return [math.nan] * len(nodes)
+        return [math.nan] * len(topics)
     padded = [t if len(t) >= 2 else ["", ""] for t in topics]
     return npmi_per_topic(padded, (t.split() for t in keyword_texts), topk=10)
 

@@ -26,6 +26,7 @@ from topicstrata._progress import ProgressCallback, null_progress
 from topicstrata.ensemble.config import EnsembleConfig
 from topicstrata.ensemble.fit import child_path, cluster_group, describe_group, fans_out
 from topicstrata.ensemble.flags import wants_split
+from topicstrata.ensemble.keywords import distinct_across_level
 from topicstrata.ensemble.tree import TopicNode, TopicTree
 from topicstrata.errors import ConfigError, InputError, ModelError
 from topicstrata.fanout import LocalFanOut, MapFn
@@ -193,6 +194,16 @@ class Ensemble:
                 },
             ),
         )
+        if cfg.representation.keyword_score == "distinct":
+            # Topics of earlier layers that stay whole stand at this level too: their
+            # words are taken (see ``distinct_across_level``).
+            split = {parent for parent, _ in jobs} | {
+                node.parent for node in self.tree_.nodes.values()
+            }
+            standing = [n.keywords for n in self.tree_.nodes.values() if n.path not in split]
+            described = distinct_across_level(
+                described, cfg.representation.max_topics_per_keyword, taken=standing
+            )
         for parent, rows in jobs:
             model = models[parent or ROOT]
             self.models_[parent or ROOT] = model
