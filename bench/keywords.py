@@ -56,13 +56,16 @@ def markdown(result: dict[str, Any], n_docs: int, fit_s: float) -> str:
         "",
         f"| level | topics | NPMI | diversity | NPMI > {MIN_NPMI:g} and diversity >= "
         f"{MIN_DIVERSITY:.2f} |",
-        "|---:|---:|---:|---:|---|",
+        "|---:|---:|---:|---:|---:|---|",
     ]
     for row in result["keyword_levels"]:
         npmi = "n/a" if row["npmi"] is None else f"{row['npmi']:.3f}"
         div = "n/a" if row["diversity"] is None else f"{row['diversity']:.3f}"
         verdict = "yes" if passes(row) else "**no**"
-        lines.append(f"| {row['level']} | {row['n_topics']} | {npmi} | {div} | {verdict} |")
+        lines.append(
+            f"| {row['level']} | {row['n_topics']} | {npmi} | {row.get('n_npmi', 'n/a')} | "
+            f"{div} | {verdict} |"
+        )
     leaf_npmi = result.get("npmi")
     leaf_div = result.get("diversity")
     lines.append("")

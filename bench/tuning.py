@@ -203,10 +203,10 @@ def part_corpus(name: str, args) -> dict:
         labels=labels,
         embeddings={"minilm-onnx": X},
     )
-    studies: dict[str, list[dict]] = {"tpe": [], "random": []}
+    studies: dict[str, list[dict]] = {sampler: [] for sampler in args.samplers}
     tuned_result = None
     for seed in args.seeds:
-        for sampler in ("tpe", "random"):
+        for sampler in args.samplers:
             result, wall = run_study(data, base, args, sampler, seed, name)
             studies[sampler].append({"seed": seed, "loss": result.best_loss, "wall_s": wall})
             if tuned_result is None and sampler == "tpe":
@@ -267,6 +267,11 @@ def main() -> None:
     parser.add_argument("--eval-rows", type=int, default=5000)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument(
+        "--samplers",
+        default="tpe,random",
+        help="studies per seed (the first seed's TPE study gives the tuned config)",
+    )
+    parser.add_argument(
         "--label-weight", type=float, default=1.0, help="weight of the label term of the loss"
     )
     parser.add_argument(
@@ -285,6 +290,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="JSON results file")
     args = parser.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.samplers = [s for s in args.samplers.split(",") if s]
+    if "tpe" not in args.samplers:
+        parser.error("--samplers must include tpe (its study gives the tuned config)")
     args.run_id = time.strftime("%Y%m%d-%H%M%S")
     logging.basicConfig(level=logging.WARNING)
     import optuna

@@ -12,8 +12,14 @@ from topicstrata.ensemble.keywords import distinct_across_level
 from topicstrata.ensemble.tree import TopicNode
 
 
-def _node(path, words, scores):
-    return TopicNode(path=path, size=10, keywords=list(words), keyword_scores=list(scores))
+def _node(path, words, scores, vocabulary=()):
+    return TopicNode(
+        path=path,
+        size=10,
+        keywords=list(words),
+        keyword_scores=list(scores),
+        vocabulary=list(vocabulary),
+    )
 
 
 def test_a_shared_word_stays_with_the_topic_it_scores_highest_in():
@@ -32,17 +38,38 @@ def test_a_shared_word_stays_with_the_topic_it_scores_highest_in():
     assert groups["0"][1].keywords == ["card", "pin"]
 
 
-def test_two_owners_allowed_and_none_disables():
+def test_two_owners_allowed_and_none_is_no_limit():
     groups = {"": [_node(str(i), ["card", f"w{i}"], [1.0 - i / 10, 0.1]) for i in range(3)]}
     two = distinct_across_level(groups, max_topics=2)[""]
     assert [("card" in n.keywords) for n in two] == [True, True, False]
     assert distinct_across_level(groups, max_topics=None)[""][2].keywords == ["card", "w2"]
 
 
-def test_a_topic_left_without_words_keeps_its_first():
-    groups = {"": [_node("0", ["card"], [0.9]), _node("1", ["card"], [0.3])]}
-    out = distinct_across_level(groups, max_topics=1)[""]
-    assert out[1].keywords == ["card"]
+def test_short_lists_are_filled_with_words_nobody_lists_first():
+    # "1" loses card and pin to "0"; it is filled with its vocabulary's first word that no
+    # topic lists ("limit"), then with the words it lost, in its own order.
+    groups = {
+        "": [
+            _node("0", ["card", "pin", "atm"], [0.9, 0.8, 0.7], ["card", "pin", "atm"]),
+            _node("1", ["card", "pin"], [0.3, 0.2], ["card", "atm", "limit", "pin"]),
+        ]
+    }
+    two = distinct_across_level(groups, max_topics=1, min_keywords=2)[""]
+    assert two[0].keywords == ["card", "pin", "atm"]
+    assert two[1].keywords == ["limit", "card"] and two[1].keyword_scores == [0.0, 0.0]
+    assert distinct_across_level(groups, max_topics=1, min_keywords=1)[""][1].keywords == ["limit"]
+
+
+def test_fill_words_of_the_representation_do_not_compete():
+    # A zero score marks a word listed only to reach min_keywords: it owns nothing.
+    groups = {
+        "": [
+            _node("0", ["card", "pin"], [0.9, 0.0], ["card", "pin"]),
+            _node("1", ["pin", "fee"], [0.5, 0.4], ["pin", "fee"]),
+        ]
+    }
+    out = distinct_across_level(groups, max_topics=1, min_keywords=1)[""]
+    assert out[0].keywords == ["card"] and out[1].keywords == ["pin", "fee"]
 
 
 def test_words_of_topics_standing_from_earlier_layers_are_taken():
@@ -57,18 +84,21 @@ def hierarchy():
     return make_hierarchy()
 
 
-def test_fitted_levels_list_each_word_once_and_keep_the_planted_words(hierarchy):
+def test_fitted_levels_list_each_planted_word_once_and_keep_parents_words(hierarchy):
     ensemble = Ensemble(pca_config()).fit(
         hierarchy.X, hierarchy.keywords, hierarchy.ids, hierarchy.texts
     )
     for level in (1, 2, 3):
         new = [n for n in ensemble.tree_.at_level(level) if n.level == level]
-        counts = Counter(w for n in new for w in n.keywords)
-        shared = {w: c for w, c in counts.items() if c > 1}
-        # A word shared by two topics of one level can only be a fallback first word.
-        assert all(n.keywords == n.keywords[:1] for n in new if set(n.keywords) & set(shared)), (
-            shared
-        )
+        # Every topic leads with a word no other topic of its level lists first, and each
+        # planted word of this depth ("top", "mid", "leaf") names one topic only; the
+        # generic words ("platform") only fill lists up to min_keywords (2).
+        firsts = [n.keywords[0] for n in new]
+        assert len(set(firsts)) == len(firsts), firsts
+        planted = ("top", "mid", "leaf")[level - 1]
+        counts = Counter(w for n in new for w in n.keywords if w.startswith(planted))
+        assert counts and max(counts.values()) == 1, counts
+        assert all(len(n.keywords) >= 2 for n in new)
     # Each layer-1 topic still leads with its planted word (no drift to a child's).
     a = ensemble.assignments_
     for path in a["path_l1"].unique():

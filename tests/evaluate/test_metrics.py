@@ -227,6 +227,17 @@ def test_keyword_levels_scores_each_cut_of_the_tree():
     never = math.log(EPSILON / (4 / 18) ** 2) / -math.log(EPSILON)
     assert level1["npmi"] == pytest.approx((1.0 + never) / 2, abs=1e-6)
     assert level2["npmi"] == pytest.approx(1.0, abs=1e-6)
+    assert (level1["n_npmi"], level2["n_npmi"]) == (2, 4)
+
+
+def test_keyword_levels_counts_the_topics_npmi_averages():
+    # A one-word topic has no pair to score: left out of the mean, and counted as such.
+    paths = ["0", "0", "1", "1"]
+    tree = {"0": ["alpha", "beta"], "1": ["gamma"]}
+    corpus = [["alpha", "beta"], ["alpha", "beta"], ["gamma"], ["gamma"]]
+    (level1,) = keyword_levels(paths, tree, corpus, topk=2)
+    assert (level1["n_scored"], level1["n_npmi"]) == (2, 1)
+    assert level1["npmi"] == pytest.approx(1.0, abs=1e-6)
 
 
 def test_keyword_levels_keeps_unsplit_topics_and_skips_outliers():

@@ -123,7 +123,7 @@ def test_distinct_keywords_leave_out_generic_and_rare_words():
     # c-TF-IDF with two classes lists the generic words and the one-off words too.
     assert {"need", "help"} <= set(ctfidf.keywords_[0])
     assert any(w.startswith("oneoff") for w in ctfidf.keywords_[0])
-    rep = TopicRepresentation(min_df=1).fit(texts, labels)
+    rep = TopicRepresentation(min_df=1, min_keywords=1).fit(texts, labels)
     assert set(rep.keywords_[0]) == {"invoice", "ledger"}
     assert set(rep.keywords_[1]) == {"shipment", "carrier"}
     # Scores are the words' KL terms: share 0.5 against 0.25 of all records.
@@ -139,8 +139,19 @@ def test_distinct_keywords_thresholds_are_the_given_ones():
     # each topic falls back to its first c-TF-IDF word.
     loose = TopicRepresentation(min_df=1, min_support=0.0, min_lift=1.0).fit(texts, labels)
     assert any(w.startswith("oneoff0") for w in loose.keywords_[0])
-    strict = TopicRepresentation(min_df=1, min_support=0.6).fit(texts, labels)
+    strict = TopicRepresentation(min_df=1, min_support=0.6, min_keywords=1).fit(texts, labels)
     assert strict.keywords_[0] == strict.ctfidf_keywords_[0][:1]
+
+
+def test_distinct_lists_are_filled_up_to_min_keywords_with_ctfidf_words():
+    texts, labels = _short_queries()
+    rep = TopicRepresentation(min_df=1, min_keywords=3).fit(texts, labels)
+    # Two words qualify (positive KL terms); the third is the first c-TF-IDF word not
+    # listed yet, scored 0.
+    assert set(rep.keywords_[0][:2]) == {"invoice", "ledger"}
+    third = next(w for w in rep.ctfidf_keywords_[0] if w not in {"invoice", "ledger"})
+    assert rep.keywords_[0][2] == third
+    assert rep.keyword_scores_[0][2] == 0.0 and min(rep.keyword_scores_[0][:2]) > 0
 
 
 def test_unknown_keyword_score_is_an_error():

@@ -275,7 +275,8 @@ def evaluate(
         )
     for kw in result["keyword_levels"]:
         out.print(
-            f"level {kw['level']} keywords: NPMI {_score(kw['npmi'])}  "
+            f"level {kw['level']} keywords: NPMI {_score(kw['npmi'])} "
+            f"(over {kw['n_npmi']} topics with 2+ words)  "
             f"diversity {_score(kw['diversity'])}  topics {kw['n_topics']}"
         )
     out.print(

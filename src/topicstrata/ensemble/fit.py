@@ -84,6 +84,7 @@ def describe_group(
             size=int(sizes[t]),
             keywords=rep.keywords_.get(t, []),
             keyword_scores=rep.keyword_scores_.get(t, []),
+            vocabulary=rep.ctfidf_keywords_.get(t, []),
             phrases=rep.phrases_.get(t, []),
             representative_ids=[str(ids[r]) for r in rep.representatives_.get(t, [])],
         )
@@ -96,14 +97,7 @@ def describe_group(
         else None
         for t in range(n_topics)
     ]
-    flag_siblings(
-        nodes,
-        dispersion(embeddings, labels, centroids),
-        texts,
-        split_rule,
-        gaps,
-        vocabularies=[rep.ctfidf_keywords_.get(t, []) for t in range(n_topics)],
-    )
+    flag_siblings(nodes, dispersion(embeddings, labels, centroids), texts, split_rule, gaps)
     return nodes
 
 

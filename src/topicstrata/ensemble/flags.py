@@ -94,22 +94,18 @@ def flag_siblings(
     keyword_texts: list[str],
     rule: SplitRule,
     gaps: list[tuple[float, float] | None] | None = None,
-    vocabularies: list[list[str]] | None = None,
 ) -> None:
     """Fill ``flags``, ``coherence`` and ``dispersion`` of sibling ``nodes`` in place.
 
     ``gaps`` holds :func:`substructure_gap` of each node's records (``None`` where it was
-    not measured, e.g. a topic too small to split). ``vocabularies`` are the word lists
-    whose NPMI is each node's ``coherence`` (the topics' c-TF-IDF top words; the nodes'
-    keywords when not given)."""
+    not measured, e.g. a topic too small to split). ``coherence`` is the NPMI of each
+    node's ``vocabulary`` (its c-TF-IDF top words), or of its keywords without one."""
     if not nodes:
         return
     total = sum(n.size for n in nodes) or 1
     average_share = 1.0 / len(nodes)
     median_disp = float(np.median(dispersions))
-    coherences = _coherences(
-        vocabularies if vocabularies is not None else [n.keywords for n in nodes], keyword_texts
-    )
+    coherences = _coherences([n.vocabulary or n.keywords for n in nodes], keyword_texts)
     gaps = gaps if gaps is not None else [None] * len(nodes)
     for node, disp, coh, gap in zip(nodes, dispersions, coherences, gaps, strict=True):
         node.dispersion = round(float(disp), 4)

@@ -4,13 +4,17 @@
 the same level under different parents (or siblings alike in one word) can list the
 same word: on banking77's short queries the level-2 lists repeated "card" in 24 of 100
 topics. A word then says little about which topic a record is in. After a layer's groups
-are described, :func:`distinct_across_level` lets each word name at most
-``max_topics`` topics of the level: the ones where it scores highest (its KL term, see
-``TopicRepresentation``); the others drop it. A topic that would be left with no word
-keeps its first one. Topics of earlier layers that were not split stand at the new level
-as well; their lists are fixed, and each of their words takes one of its ``max_topics``
-places. Pure and cheap (a sort over the listed words), so it runs after the
-per-group describe cache, on every fit, and the cached groups stay valid.
+are described, :func:`distinct_across_level` lets each of the words that set a topic
+apart (a positive score, see ``TopicRepresentation``) name at most ``max_topics`` topics
+of the level: the ones where it scores highest; the others drop it. Topics of earlier
+layers that were not split stand at the new level as well; their lists are fixed, and
+each of their words takes one of its ``max_topics`` places.
+
+A topic left with fewer than ``min_keywords`` words is filled up, in this order, with
+words of its ``vocabulary`` (its c-TF-IDF top words) that no other topic of the level
+lists, then with the words it lost, then with any vocabulary word; fill words score 0.
+Pure and cheap (a sort over the listed words), so it runs after the per-group describe
+cache, on every fit, and the cached groups stay valid.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from topicstrata.ensemble.tree import TopicNode
+from topicstrata.mapping.paths import path_sort_key
 
 __all__ = ["distinct_across_level"]
 
@@ -28,38 +33,47 @@ def distinct_across_level(
     groups: Mapping[str, list[TopicNode]],
     max_topics: int | None,
     taken: Iterable[Sequence[str]] = (),
+    min_keywords: int = 1,
 ) -> dict[str, list[TopicNode]]:
-    """``groups`` (parent key -> its child nodes, one layer) with each keyword kept by at
-    most ``max_topics`` nodes of the level, counting the fixed keyword lists ``taken``
-    (topics standing at the level from earlier layers). New nodes; the given ones are not
-    changed (they may be cached). ``None`` keeps every list as it is."""
-    if max_topics is None:
-        return {key: list(nodes) for key, nodes in groups.items()}
-    listed = sorted(
-        (
-            (-score, node.path, word)
-            for nodes in groups.values()
-            for node in nodes
-            for word, score in zip(node.keywords, node.keyword_scores, strict=False)
-        ),
-    )
+    """``groups`` (parent key -> its child nodes, one layer) with each distinct keyword
+    kept by at most ``max_topics`` nodes of the level (``None``: no limit), counting the
+    fixed keyword lists ``taken`` (topics standing at the level from earlier layers), and
+    every list filled up to ``min_keywords`` (module docstring). New nodes; the given ones
+    are not changed (they may be cached)."""
+    nodes = [node for group in groups.values() for node in group]
     owners: Counter[str] = Counter(word for words in taken for word in set(words))
-    kept: set[tuple[str, str]] = set()
-    for _, path, word in listed:
-        if owners[word] < max_topics:
+    listed: dict[str, list[tuple[str, float]]] = {node.path: [] for node in nodes}
+    candidates = sorted(
+        (-score, node.path, word)
+        for node in nodes
+        for word, score in zip(node.keywords, node.keyword_scores, strict=False)
+        if score > 0
+    )
+    for negative, path, word in candidates:
+        if max_topics is None or owners[word] < max_topics:
             owners[word] += 1
-            kept.add((path, word))
+            listed[path].append((word, -negative))
+    for node in sorted(nodes, key=lambda n: path_sort_key(n.path)):
+        mine = listed[node.path]
+        if len(mine) >= min_keywords:
+            continue
+        distinct = [w for w, s in zip(node.keywords, node.keyword_scores, strict=False) if s > 0]
+        lost = [w for w in distinct if w not in dict(mine)]
+        free = [w for w in node.vocabulary if owners[w] == 0]
+        for word in [*free, *lost, *node.vocabulary, *node.keywords]:
+            if len(mine) >= min_keywords:
+                break
+            if word not in dict(mine):
+                mine.append((word, 0.0))
+                owners[word] += 1
     out: dict[str, list[TopicNode]] = {}
-    for key, nodes in groups.items():
+    for key, group in groups.items():
         out[key] = []
-        for node in nodes:
-            pairs = [
-                (w, s)
-                for w, s in zip(node.keywords, node.keyword_scores, strict=False)
-                if (node.path, w) in kept
-            ]
-            if not pairs and node.keywords:
-                pairs = [(node.keywords[0], node.keyword_scores[0] if node.keyword_scores else 0.0)]
+        for node in group:
+            rank = {w: i for i, w in enumerate(node.keywords)}
+            pairs = listed[node.path]
+            # Distinct words in the topic's own order, then fill words as they were added.
+            pairs.sort(key=lambda p: (p[1] == 0.0, rank.get(p[0], 0) if p[1] > 0 else 0))
             out[key].append(
                 replace(node, keywords=[w for w, _ in pairs], keyword_scores=[s for _, s in pairs])
             )

@@ -202,7 +202,10 @@ class Ensemble:
             }
             standing = [n.keywords for n in self.tree_.nodes.values() if n.path not in split]
             described = distinct_across_level(
-                described, cfg.representation.max_topics_per_keyword, taken=standing
+                described,
+                cfg.representation.max_topics_per_keyword,
+                taken=standing,
+                min_keywords=cfg.representation.min_keywords,
             )
         for parent, rows in jobs:
             model = models[parent or ROOT]

@@ -18,6 +18,9 @@ class TopicNode:
     size: int
     keywords: list[str] = field(default_factory=list)
     keyword_scores: list[float] = field(default_factory=list)
+    #: The topic's c-TF-IDF top words among its siblings: what ``coherence`` scores, and
+    #: where ``distinct`` keyword lists are filled from.
+    vocabulary: list[str] = field(default_factory=list)
     phrases: list[str] = field(default_factory=list)
     representative_ids: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)

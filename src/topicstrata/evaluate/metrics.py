@@ -135,7 +135,8 @@ def keyword_levels(
     ``paths`` are the records' leaf paths, ``tree_keywords`` every topic's keywords
     by path (all levels, as the mapping holds them). Per level: ``n_topics`` (the
     non-outlier topics of the cut), ``n_scored`` (those with keywords), ``npmi``
-    (``None`` without ``corpus_tokens``) and ``diversity``; a score that cannot be
+    (``None`` without ``corpus_tokens``), ``n_npmi`` (the topics it averages: NPMI needs
+    two keywords found in the corpus) and ``diversity``; a score that cannot be
     computed is ``None``. NPMI is counted once over the topics of every level.
     """
     values = _as_path_array(paths)
@@ -159,6 +160,7 @@ def keyword_levels(
             "n_topics": len(topic_paths),
             "n_scored": len(topics),
             "npmi": None,
+            "n_npmi": 0,
             "diversity": None,
         }
         if topics:
@@ -166,6 +168,7 @@ def keyword_levels(
                 topic_diversity([list(tree_keywords[p]) for p in topics], topk=topk)
             )
             finite = [npmi_of[p] for p in topics if p in npmi_of and math.isfinite(npmi_of[p])]
+            row["n_npmi"] = len(finite)
             if finite:
                 row["npmi"] = float(np.mean(finite))
         rows.append(row)
@@ -187,8 +190,8 @@ def topic_diversity(topics: Sequence[Sequence[str]], topk: int = 10) -> float:
     total = sum(len(head) for head in heads)
     if total == 0:
         raise InputError("topic_diversity: every topic is empty.")
-    if total < topk * len(heads):
-        logger.warning(
+    if total < topk * len(heads):  # normal for ``distinct`` keyword lists
+        logger.info(
             "topic_diversity: some topics have fewer than topk=%d words; scored on %d words",
             topk,
             total,

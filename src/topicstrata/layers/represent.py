@@ -23,12 +23,14 @@ Which words are *listed* is ``keyword_score``'s choice:
   described together (a parent's records, or every record at layer 1); qualifying words
   are ranked by their term of the Kullback-Leibler divergence of the topic from those
   records, ``p(w|t) log(p(w|t) / p(w))`` (p: the share of records using w). A topic where
-  no word qualifies lists its first c-TF-IDF word. BERTopic's c-TF-IDF ranks frequent,
-  corpus-wide words high wherever there are few classes to compare (the 2-6 siblings of a
-  split topic) and lists words a handful of short records use; on banking77's short
-  queries that gave NPMI -.18/-.07/-.06 and diversity .88/.37/.24 per level, on BBC News
-  NPMI .148 (bench/README.md, ``keywords.py``). No BERTopic representation model filters
-  by support and lift, so this is a few lines of numpy over the same counts.
+  fewer than ``min_keywords`` words qualify is filled up with its first c-TF-IDF words,
+  scored 0 (a topic is described by more than one word, and NPMI can score it).
+  BERTopic's c-TF-IDF ranks frequent, corpus-wide words high wherever there are few
+  classes to compare (the 2-6 siblings of a split topic) and lists words a handful of
+  short records use; on banking77's short queries that gave NPMI -.18/-.07/-.06 and
+  diversity .88/.37/.24 per level, on BBC News NPMI .148 (bench/README.md). No BERTopic
+  representation model filters by support and lift, so this is a few lines of numpy over
+  the same counts.
 - ``"ctfidf"``: the ``top_n_words`` highest c-TF-IDF weights, as BERTopic lists them.
 
 ``ctfidf_keywords_`` always holds the c-TF-IDF list: the split flags and the tuning loss
@@ -70,6 +72,7 @@ class TopicRepresentation(BaseEstimator):
         keyword_score: Literal["distinct", "ctfidf"] = "distinct",
         min_support: float = 0.05,
         min_lift: float = 1.5,
+        min_keywords: int = 2,
     ) -> None:
         self.top_n_words = top_n_words
         self.n_phrases = n_phrases
@@ -83,6 +86,7 @@ class TopicRepresentation(BaseEstimator):
         self.keyword_score = keyword_score
         self.min_support = min_support
         self.min_lift = min_lift
+        self.min_keywords = min_keywords
 
     def fit(
         self,
@@ -199,16 +203,25 @@ class TopicRepresentation(BaseEstimator):
                 words[int(topic)], scores[int(topic)] = [], []
                 continue
             share = np.asarray(used[rows].mean(axis=0)).ravel()
-            keep = (share >= self.min_support) & (share >= self.min_lift * reference) & (share > 0)
+            keep = (
+                (share >= self.min_support)
+                & (share >= self.min_lift * reference)
+                & (share > reference)  # a positive KL term, also when min_lift is 1
+            )
             cols = np.flatnonzero(keep)
             kl = share[cols] * np.log(share[cols] / reference[cols])
             order = np.lexsort((vocab[cols], -kl))[: self.top_n_words]
-            words[int(topic)] = [str(vocab[c]) for c in cols[order]]
-            scores[int(topic)] = [round(float(v), 6) for v in kl[order]]
-            if not words[int(topic)]:
-                # Nothing sets the topic apart by these rules: name it by c-TF-IDF's first word.
-                first = self.ctfidf_keywords_.get(int(topic), [])[:1]
-                words[int(topic)], scores[int(topic)] = first, [0.0] * len(first)
+            listed = [str(vocab[c]) for c in cols[order]]
+            listed_scores = [float(v) for v in kl[order]]
+            # Fewer than ``min_keywords`` qualify: fill from the topic's c-TF-IDF words,
+            # scored 0 (every qualifying word's KL term is positive), so a reader and
+            # ``distinct_across_level`` can tell them apart.
+            fill = [w for w in self.ctfidf_keywords_.get(int(topic), []) if w not in listed]
+            for word in fill[: max(0, min(self.min_keywords, self.top_n_words) - len(listed))]:
+                listed.append(word)
+                listed_scores.append(0.0)
+            words[int(topic)] = listed
+            scores[int(topic)] = [round(v, 6) for v in listed_scores]
         return words, scores
 
 

@@ -125,7 +125,14 @@ def assignments_frame(ensemble: Ensemble, table: pd.DataFrame) -> pd.DataFrame:
 
 def topics_frame(ensemble: Ensemble) -> pd.DataFrame:
     frame = ensemble.topics_frame()
-    for col in ("keywords", "keyword_scores", "phrases", "representative_ids", "flags"):
+    for col in (
+        "keywords",
+        "keyword_scores",
+        "vocabulary",
+        "phrases",
+        "representative_ids",
+        "flags",
+    ):
         frame[col] = frame[col].map(list)
     return frame
 
