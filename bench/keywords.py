@@ -54,7 +54,8 @@ def markdown(result: dict[str, Any], n_docs: int, fit_s: float) -> str:
     lines = [
         f"banking77, {n_docs:,} queries, `strata fit` defaults ({fit_s:.0f} s, cold)",
         "",
-        f"| level | topics | NPMI | diversity | NPMI > {MIN_NPMI:g} and diversity >= "
+        f"| level | topics | NPMI | topics NPMI averages (2+ words) | diversity | "
+        f"NPMI > {MIN_NPMI:g} and diversity >= "
         f"{MIN_DIVERSITY:.2f} |",
         "|---:|---:|---:|---:|---:|---|",
     ]

@@ -10,9 +10,10 @@ of the level: the ones where it scores highest; the others drop it. Topics of ea
 layers that were not split stand at the new level as well; their lists are fixed, and
 each of their words takes one of its ``max_topics`` places.
 
-A topic left with fewer than ``min_keywords`` words is filled up, in this order, with
-words of its ``vocabulary`` (its c-TF-IDF top words) that no other topic of the level
-lists, then with the words it lost, then with any vocabulary word; fill words score 0.
+A topic left with fewer than ``min_keywords`` words is filled up, in this order, with its
+weak words (score 0) and the words of its ``vocabulary`` (its c-TF-IDF top words) that no
+other topic of the level lists, then with the words it lost, then with any vocabulary
+word; fill words score 0. Weak words beyond that are not listed.
 Pure and cheap (a sort over the listed words), so it runs after the per-group describe
 cache, on every fit, and the cached groups stay valid.
 """
@@ -57,9 +58,10 @@ def distinct_across_level(
         mine = listed[node.path]
         if len(mine) >= min_keywords:
             continue
-        distinct = [w for w, s in zip(node.keywords, node.keyword_scores, strict=False) if s > 0]
-        lost = [w for w in distinct if w not in dict(mine)]
-        free = [w for w in node.vocabulary if owners[w] == 0]
+        scored = list(zip(node.keywords, node.keyword_scores, strict=False))
+        lost = [w for w, s in scored if s > 0 and w not in dict(mine)]
+        weak = [w for w, s in scored if s <= 0]
+        free = [w for w in [*weak, *node.vocabulary] if owners[w] == 0]
         for word in [*free, *lost, *node.vocabulary, *node.keywords]:
             if len(mine) >= min_keywords:
                 break

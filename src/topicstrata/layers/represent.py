@@ -22,9 +22,12 @@ Which words are *listed* is ``keyword_score``'s choice:
   records use it and it is ``min_lift`` times more common there than among all the records
   described together (a parent's records, or every record at layer 1); qualifying words
   are ranked by their term of the Kullback-Leibler divergence of the topic from those
-  records, ``p(w|t) log(p(w|t) / p(w))`` (p: the share of records using w). A topic where
-  fewer than ``min_keywords`` words qualify is filled up with its first c-TF-IDF words,
-  scored 0 (a topic is described by more than one word, and NPMI can score it).
+  records, ``p(w|t) log(p(w|t) / p(w))`` (p: the share of records using w). After them,
+  scored 0, come the topic's *weak* words (more common there than around it, used by
+  two or more of its records, below the support or lift bar; same rank), and if the list
+  is still shorter than ``min_keywords``, its first c-TF-IDF words. Score 0 marks what
+  ``Ensemble`` keeps only to give every topic ``min_keywords`` words (a one-word topic
+  says little, and NPMI cannot score it).
   BERTopic's c-TF-IDF ranks frequent, corpus-wide words high wherever there are few
   classes to compare (the 2-6 siblings of a split topic) and lists words a handful of
   short records use; on banking77's short queries that gave NPMI -.18/-.07/-.06 and
@@ -203,19 +206,22 @@ class TopicRepresentation(BaseEstimator):
                 words[int(topic)], scores[int(topic)] = [], []
                 continue
             share = np.asarray(used[rows].mean(axis=0)).ravel()
-            keep = (
-                (share >= self.min_support)
-                & (share >= self.min_lift * reference)
-                & (share > reference)  # a positive KL term, also when min_lift is 1
-            )
-            cols = np.flatnonzero(keep)
-            kl = share[cols] * np.log(share[cols] / reference[cols])
-            order = np.lexsort((vocab[cols], -kl))[: self.top_n_words]
-            listed = [str(vocab[c]) for c in cols[order]]
-            listed_scores = [float(v) for v in kl[order]]
-            # Fewer than ``min_keywords`` qualify: fill from the topic's c-TF-IDF words,
-            # scored 0 (every qualifying word's KL term is positive), so a reader and
-            # ``distinct_across_level`` can tell them apart.
+            above = share > reference  # a positive KL term
+            kl = np.zeros_like(share)
+            kl[above] = share[above] * np.log(share[above] / reference[above])
+            strong = above & (share >= self.min_support) & (share >= self.min_lift * reference)
+            # Weak words: more common in the topic than around it, used by two or more of
+            # its records, below the support or lift bar. Listed after the qualifying ones
+            # with score 0, up to ``top_n_words``: what a short list is filled from first.
+            weak = above & ~strong & (share * len(rows) >= 2)
+            listed: list[str] = []
+            listed_scores: list[float] = []
+            for mask, scored in ((strong, True), (weak, False)):
+                cols = np.flatnonzero(mask)
+                order = np.lexsort((vocab[cols], -kl[cols]))[: self.top_n_words - len(listed)]
+                listed += [str(vocab[c]) for c in cols[order]]
+                listed_scores += [float(kl[c]) if scored else 0.0 for c in cols[order]]
+            # Still fewer than ``min_keywords``: the topic's c-TF-IDF words, scored 0 too.
             fill = [w for w in self.ctfidf_keywords_.get(int(topic), []) if w not in listed]
             for word in fill[: max(0, min(self.min_keywords, self.top_n_words) - len(listed))]:
                 listed.append(word)
