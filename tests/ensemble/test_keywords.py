@@ -46,18 +46,35 @@ def test_two_owners_allowed_and_none_is_no_limit():
 
 
 def test_short_lists_are_filled_with_words_nobody_lists_first():
-    # "1" loses card and pin to "0"; it is filled with its vocabulary's first word that no
-    # topic lists ("limit"), then with the words it lost, in its own order.
+    # "1" loses card and pin to "0", which has no word to spare at min_keywords 3: "1" is
+    # filled with its vocabulary's first word no topic lists ("limit"), then with the
+    # words it lost, in its own order.
     groups = {
         "": [
             _node("0", ["card", "pin", "atm"], [0.9, 0.8, 0.7], ["card", "pin", "atm"]),
             _node("1", ["card", "pin"], [0.3, 0.2], ["card", "atm", "limit", "pin"]),
         ]
     }
-    two = distinct_across_level(groups, max_topics=1, min_keywords=2)[""]
-    assert two[0].keywords == ["card", "pin", "atm"]
-    assert two[1].keywords == ["limit", "card"] and two[1].keyword_scores == [0.0, 0.0]
-    assert distinct_across_level(groups, max_topics=1, min_keywords=1)[""][1].keywords == ["limit"]
+    three = distinct_across_level(groups, max_topics=1, min_keywords=3)[""]
+    assert three[0].keywords == ["card", "pin", "atm"]
+    assert three[1].keywords == ["limit", "card", "pin"]
+    assert three[1].keyword_scores == [0.0, 0.0, 0.0]
+
+
+def test_a_short_list_takes_a_word_back_from_a_topic_with_words_to_spare():
+    groups = {
+        "": [
+            _node("0", ["card", "pin", "atm"], [0.9, 0.8, 0.7]),
+            _node("1", ["pin", "fee"], [0.5, 0.4]),
+        ]
+    }
+    # "1" lost pin to "0"; "0" keeps 2 words without it, so "1" gets it back.
+    out = distinct_across_level(groups, max_topics=1, min_keywords=2)[""]
+    assert out[0].keywords == ["card", "atm"]
+    assert out[1].keywords == ["pin", "fee"] and out[1].keyword_scores == [0.5, 0.4]
+    # With min_keywords 3, "0" has no word to spare: "1" fills instead.
+    out = distinct_across_level(groups, max_topics=1, min_keywords=3)[""]
+    assert out[0].keywords == ["card", "pin", "atm"]
 
 
 def test_fill_words_of_the_representation_do_not_compete():

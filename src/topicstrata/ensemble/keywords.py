@@ -10,7 +10,9 @@ of the level: the ones where it scores highest; the others drop it. Topics of ea
 layers that were not split stand at the new level as well; their lists are fixed, and
 each of their words takes one of its ``max_topics`` places.
 
-A topic left with fewer than ``min_keywords`` words is filled up, in this order, with its
+A topic left with fewer than ``min_keywords`` words first takes back the words it lost
+from topics that keep more than ``min_keywords`` without them; if still short, it is
+filled up, in this order, with its
 weak words (score 0) and the words of its ``vocabulary`` (its c-TF-IDF top words) that no
 other topic of the level lists, then with the words it lost, then with any vocabulary
 word; fill words score 0. Weak words beyond that are not listed.
@@ -20,7 +22,7 @@ cache, on every fit, and the cached groups stay valid.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -54,7 +56,26 @@ def distinct_across_level(
         if max_topics is None or owners[word] < max_topics:
             owners[word] += 1
             listed[path].append((word, -negative))
-    for node in sorted(nodes, key=lambda n: path_sort_key(n.path)):
+    holders: dict[str, list[str]] = defaultdict(list)
+    for path, pairs in listed.items():
+        for word, _ in pairs:
+            holders[word].append(path)
+    in_order = sorted(nodes, key=lambda n: path_sort_key(n.path))
+    # A short list first takes back a word it lost from a topic that has words to spare.
+    for node in in_order:
+        mine = listed[node.path]
+        for word, score in zip(node.keywords, node.keyword_scores, strict=False):
+            if len(mine) >= min_keywords:
+                break
+            if score <= 0 or word in dict(mine):
+                continue
+            rich = next((h for h in holders[word] if len(listed[h]) > min_keywords), None)
+            if rich is not None:
+                listed[rich] = [(w, s) for w, s in listed[rich] if w != word]
+                holders[word].remove(rich)
+                holders[word].append(node.path)
+                mine.append((word, score))
+    for node in in_order:
         mine = listed[node.path]
         if len(mine) >= min_keywords:
             continue
