@@ -122,3 +122,26 @@ def test_fitted_levels_list_each_planted_word_once_and_keep_parents_words(hierar
         truth = hierarchy.l1[(a["path_l1"] == path).to_numpy()]
         planted = Counter(truth.tolist()).most_common(1)[0][0]
         assert ensemble.tree_.nodes[path].keywords[0] == f"top{planted}"
+
+
+def test_the_tree_does_not_depend_on_which_keywords_are_shown(hierarchy):
+    # The split flags score each topic's c-TF-IDF vocabulary, so the flagged mode splits
+    # the same topics whichever list a topic shows.
+    def fit(score):
+        config = pca_config(mode="flagged")
+        config = config.model_copy(
+            update={
+                "representation": config.representation.model_copy(update={"keyword_score": score})
+            }
+        )
+        return Ensemble(config).fit(hierarchy.X, hierarchy.keywords, hierarchy.ids)
+
+    distinct, ctfidf = fit("distinct"), fit("ctfidf")
+    assert list(distinct.assignments_["path"]) == list(ctfidf.assignments_["path"])
+    for path, node in distinct.tree_.nodes.items():
+        other = ctfidf.tree_.nodes[path]
+        assert (node.flags, node.coherence) == (other.flags, other.coherence)
+        assert node.vocabulary == other.vocabulary == other.keywords
+    assert any(
+        n.keywords != ctfidf.tree_.nodes[p].keywords for p, n in distinct.tree_.nodes.items()
+    )

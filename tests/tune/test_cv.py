@@ -92,3 +92,22 @@ def test_level_keywords_follow_the_fitted_tree():
     assert [len(words) for words in levels] == [4, 12, 24]
     assert all(any(w.startswith("top") for w in words[:3]) for words in levels[0])
     assert all(any(w.startswith("leaf") for w in words[:3]) for words in levels[2])
+
+
+def test_the_loss_scores_ctfidf_words_whichever_keywords_are_shown(tune_data, base_config):
+    def loss(score):
+        ensemble = base_config.ensemble
+        config = ensemble.model_copy(
+            update={
+                "representation": ensemble.representation.model_copy(
+                    update={"keyword_score": score}
+                )
+            }
+        )
+        folds = make_folds(len(tune_data), 3, seed=0)
+        X = tune_data.embeddings["tfidf-svd"]
+        return cross_validate(
+            X, tune_data.keyword_texts, tune_data.ids, config, folds, LossWeights()
+        ).loss
+
+    assert loss("distinct") == loss("ctfidf")

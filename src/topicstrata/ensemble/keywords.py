@@ -11,11 +11,12 @@ layers that were not split stand at the new level as well; their lists are fixed
 each of their words takes one of its ``max_topics`` places.
 
 A topic left with fewer than ``min_keywords`` words first takes back the words it lost
-from topics that keep more than ``min_keywords`` without them; if still short, it is
-filled up, in this order, with its
-weak words (score 0) and the words of its ``vocabulary`` (its c-TF-IDF top words) that no
-other topic of the level lists, then with the words it lost, then with any vocabulary
-word; fill words score 0. Weak words beyond that are not listed.
+from topics that keep more than ``min_keywords`` without them. If still short, it is
+filled up, in this order, with its weak words (score 0) and the words of its
+``vocabulary`` (its c-TF-IDF top words) that no other topic of the level lists, then with
+the words it lost, then with any vocabulary word; fill words score 0. Weak words beyond
+that are not listed.
+
 Pure and cheap (a sort over the listed words), so it runs after the per-group describe
 cache, on every fit, and the cached groups stay valid.
 """
@@ -45,7 +46,8 @@ def distinct_across_level(
     are not changed (they may be cached)."""
     nodes = [node for group in groups.values() for node in group]
     owners: Counter[str] = Counter(word for words in taken for word in set(words))
-    listed: dict[str, list[tuple[str, float]]] = {node.path: [] for node in nodes}
+    # path -> {word: score}, in the order the words were given to the topic
+    listed: dict[str, dict[str, float]] = {node.path: {} for node in nodes}
     candidates = sorted(
         (-score, node.path, word)
         for node in nodes
@@ -55,49 +57,49 @@ def distinct_across_level(
     for negative, path, word in candidates:
         if max_topics is None or owners[word] < max_topics:
             owners[word] += 1
-            listed[path].append((word, -negative))
+            listed[path][word] = -negative
     holders: dict[str, list[str]] = defaultdict(list)
-    for path, pairs in listed.items():
-        for word, _ in pairs:
+    for path, words in listed.items():
+        for word in words:
             holders[word].append(path)
     in_order = sorted(nodes, key=lambda n: path_sort_key(n.path))
-    # A short list first takes back a word it lost from a topic that has words to spare.
-    for node in in_order:
+    for node in in_order:  # a short list takes back words from topics with some to spare
         mine = listed[node.path]
         for word, score in zip(node.keywords, node.keyword_scores, strict=False):
             if len(mine) >= min_keywords:
                 break
-            if score <= 0 or word in dict(mine):
+            if score <= 0 or word in mine:
                 continue
             rich = next((h for h in holders[word] if len(listed[h]) > min_keywords), None)
             if rich is not None:
-                listed[rich] = [(w, s) for w, s in listed[rich] if w != word]
+                del listed[rich][word]
                 holders[word].remove(rich)
                 holders[word].append(node.path)
-                mine.append((word, score))
-    for node in in_order:
+                mine[word] = score
+    for node in in_order:  # then fills what is still short
         mine = listed[node.path]
-        if len(mine) >= min_keywords:
-            continue
         scored = list(zip(node.keywords, node.keyword_scores, strict=False))
-        lost = [w for w, s in scored if s > 0 and w not in dict(mine)]
-        weak = [w for w, s in scored if s <= 0]
-        free = [w for w in [*weak, *node.vocabulary] if owners[w] == 0]
+        lost = [w for w, s in scored if s > 0 and w not in mine]
+        free = [w for w in [*(w for w, s in scored if s <= 0), *node.vocabulary] if not owners[w]]
         for word in [*free, *lost, *node.vocabulary, *node.keywords]:
             if len(mine) >= min_keywords:
                 break
-            if word not in dict(mine):
-                mine.append((word, 0.0))
+            if word not in mine:
+                mine[word] = 0.0
                 owners[word] += 1
     out: dict[str, list[TopicNode]] = {}
     for key, group in groups.items():
         out[key] = []
         for node in group:
             rank = {w: i for i, w in enumerate(node.keywords)}
-            pairs = listed[node.path]
             # Distinct words in the topic's own order, then fill words as they were added.
-            pairs.sort(key=lambda p: (p[1] == 0.0, rank.get(p[0], 0) if p[1] > 0 else 0))
+            ordered = sorted(
+                listed[node.path].items(),
+                key=lambda ws: (ws[1] == 0.0, rank.get(ws[0], 0) if ws[1] > 0 else 0),
+            )
             out[key].append(
-                replace(node, keywords=[w for w, _ in pairs], keyword_scores=[s for _, s in pairs])
+                replace(
+                    node, keywords=[w for w, _ in ordered], keyword_scores=[s for _, s in ordered]
+                )
             )
     return out
