@@ -206,7 +206,8 @@ class TopicRepresentation(BaseEstimator):
             if len(rows) == 0:  # every record of the topic left out of its core
                 words[int(topic)], scores[int(topic)] = [], []
                 continue
-            share = np.asarray(used[rows].mean(axis=0)).ravel()
+            users = np.asarray(used[rows].sum(axis=0)).ravel()  # records using each word
+            share = users / len(rows)
             above = share > reference  # a positive KL term
             kl = np.zeros_like(share)
             kl[above] = share[above] * np.log(share[above] / reference[above])
@@ -214,7 +215,7 @@ class TopicRepresentation(BaseEstimator):
             # Weak words: more common in the topic than around it, used by two or more of
             # its records, below the support or lift bar. Listed after the qualifying ones
             # with score 0, up to ``top_n_words``: what a short list is filled from first.
-            weak = above & ~strong & (share * len(rows) >= 2)
+            weak = above & ~strong & (users >= 2)
             listed: list[str] = []
             listed_scores: list[float] = []
             for mask, scored in ((strong, True), (weak, False)):
