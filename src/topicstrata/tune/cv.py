@@ -94,14 +94,6 @@ def cross_validate(
     result = CVResult()
     probe_paths: list[list[str]] = []
     n_levels = len(config.layers)
-    # The loss's keyword terms score each topic's c-TF-IDF words, the lists it was checked
-    # against the truth with (docs/tuning.md); which words a topic *shows* does not change
-    # its records, so the folds' trees are the same either way.
-    config = config.model_copy(
-        update={
-            "representation": config.representation.model_copy(update={"keyword_score": "ctfidf"})
-        }
-    )
     for f, test in enumerate(folds.test):
         train = folds.train(f)
         ensemble = Ensemble(config).fit(X[train], [kw[i] for i in train], ids=list(ids_arr[train]))

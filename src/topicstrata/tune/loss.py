@@ -128,13 +128,22 @@ def level_topics(ensemble: Ensemble) -> list[list[str]]:
 def level_keywords(
     ensemble: Ensemble, topics: Sequence[Sequence[str]] | None = None
 ) -> list[list[list[str]]]:
-    """Keywords of the topics at each depth (``topics``: ``level_topics``, if known)."""
+    """The words the loss scores for the topics at each depth (``topics``: ``level_topics``,
+    if known): each topic's c-TF-IDF ``vocabulary``, the lists the loss was checked
+    against the truth with (docs/tuning.md), whichever keywords it shows; its mapping
+    keywords for a model saved without one."""
     entries = ensemble.mapping_.by_path()
+    nodes = ensemble.tree_.nodes
     levels = level_topics(ensemble) if topics is None else topics
-    return [
-        [list(entries[p].keywords) for p in level if p in entries and entries[p].keywords]
+    words = [
+        [
+            list((nodes[p].vocabulary if p in nodes else []) or entries[p].keywords)
+            for p in level
+            if p in entries
+        ]
         for level in levels
     ]
+    return [[w for w in level if w] for level in words]
 
 
 def size_balance(
