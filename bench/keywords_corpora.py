@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DEFAULT_CACHE, load_corpus
+from topicstrata.errors import InputError
 
 
 def measure(name: str, cache_dir: Path) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def main() -> int:
     for name in args.datasets.split(","):
         try:
             result = measure(name, args.cache_dir)
-        except Exception as exc:  # the shared data folder is absent
+        except InputError as exc:  # the shared data folder is absent
             print(f"skipped {name}: {exc}", file=sys.stderr)
             continue
         results.append(result)

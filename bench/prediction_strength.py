@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DEFAULT_CACHE, load_corpus
+from topicstrata.errors import InputError
 
 
 def main() -> int:
@@ -48,7 +49,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         corpus = load_corpus(args.corpus, args.cache_dir)
-    except Exception as exc:  # the shared data folder is absent
+    except InputError as exc:  # the shared data folder is absent
         print(f"skipped: {args.corpus} not available ({exc})", file=sys.stderr)
         return 0
     ks = list(range(2, args.k_max + 1))

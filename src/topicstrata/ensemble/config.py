@@ -67,8 +67,8 @@ class RepresentationConfig(BaseModel):
     min_support: float = Field(0.05, ge=0, le=1)
     min_lift: float = Field(1.5, ge=1)
     max_topics_per_keyword: int | None = Field(1, ge=1)
-    #: ``distinct``: a topic lists at least this many words (filled with its c-TF-IDF
-    #: words, shared or not, where fewer set it apart).
+    #: ``distinct``: a topic lists at least this many words (filled, scored 0, where fewer
+    #: set it apart; see ``ensemble.keywords``).
     min_keywords: int = Field(2, ge=1)
     #: Keywords, phrases and flags of one parent's topics are read from at most this
     #: many of its records (each topic capped at an equal share); sizes count them all.
