@@ -45,6 +45,7 @@ from _common import DEFAULT_CACHE, load_corpus
 from topicstrata.config import StrataConfig
 from topicstrata.tune import LossWeights, TuneData, TuneSettings, tune
 from topicstrata.tune.space import default_space
+from topicstrata.tune.study import open_study
 
 BACKEND = "minilm-onnx"
 TERMS = ("coherence", "diversity", "balance", "outliers", "stability", "word_gain")
@@ -78,7 +79,8 @@ VARIANTS = {
 def study_rows(name: str, args) -> list[dict]:
     corpus = load_corpus(name, args.cache_dir)
     n = len(corpus.ids)
-    rows = np.sort(np.random.default_rng(args.seed).permutation(n)[: args.rows])
+    rows_seed = args.seed if args.rows_seed is None else args.rows_seed
+    rows = np.sort(np.random.default_rng(rows_seed).permutation(n)[: args.rows])
     levels = list(corpus.levels)
     base = StrataConfig.from_dict({"embed": {"backend": BACKEND}, "ensemble": {"n_jobs": 1}})
     data = TuneData(
@@ -110,6 +112,14 @@ def study_rows(name: str, args) -> list[dict]:
         + f"; {args.trials} random configurations, {args.folds}-fold CV, label weight 0",
         flush=True,
     )
+    if args.replay is not None:
+        # The same configurations on other records (``--rows-seed``): enqueue every trial
+        # of the earlier run, so how well the truth itself repeats can be measured.
+        earlier = json.loads(args.replay.read_text())[name]["trials"]
+        study = open_study(settings, settings.study_name)
+        for trial in earlier:
+            study.enqueue_trial(trial["params"], user_attrs={"replay_of": trial["trial"]})
+        settings = settings.model_copy(update={"trials": len(earlier), "n_jobs": 1})
     started = time.perf_counter()
     result = tune(data, base, settings)
     wall = time.perf_counter() - started
@@ -128,6 +138,7 @@ def study_rows(name: str, args) -> list[dict]:
                 "n_topics": attrs.get("n_topics"),
                 **{t: float(attrs.get(t, 0.0)) for t in TERMS},
                 "params": trial.params,
+                "replay_of": attrs.get("replay_of"),
             }
         )
     states = [t.state.name for t in result.study.trials]
@@ -195,6 +206,15 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--rows-seed", type=int, default=None, help="sample the records (default: --seed)"
+    )
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        help="JSON of an earlier run: score its configurations again (with --rows-seed)",
+    )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--out", type=Path, default=Path("bench/results/loss_truth.json"))
     args = parser.parse_args()

@@ -182,6 +182,25 @@ def test_word_gain_rewards_a_split_between_different_words_not_of_one_group():
     assert word_gain(["0"] * 300, train, ["-1"] * 100, test, 1) == 0.0
 
 
+def test_word_gain_counts_every_record_once_however_long():
+    rng = np.random.default_rng(0)
+    a = [list(rng.choice(["cloud", "server", "storage", "backup"], 8)) for _ in range(200)]
+    b = [list(rng.choice(["payroll", "invoice", "ledger", "audit"], 8)) for _ in range(200)]
+    train, test = a[:150] + b[:150], a[150:] + b[150:]
+    train_paths, test_paths = ["0"] * 150 + ["1"] * 150, ["0"] * 50 + ["1"] * 50
+    clean = word_gain(train_paths, train, test_paths, test, 1)
+    # One held-out post of 20,000 tokens (a 20 Newsgroups thread with its quotes), its
+    # words the other topic's: counted by tokens it would outweigh the 100 short records
+    # (their 800 tokens) and turn the gain negative; it is one record of 101.
+    long_post = list(rng.choice(["payroll", "invoice", "ledger", "audit", "cloud"], 20_000))
+    with_post = word_gain(train_paths, train, [*test_paths, "0"], [*test, long_post], 1)
+    assert clean > 0.3
+    assert with_post == pytest.approx(clean, rel=0.05)
+    # Repeating a word inside a record, on either side, changes nothing.
+    doubled = word_gain(train_paths, [t * 2 for t in train], test_paths, [t * 3 for t in test], 1)
+    assert doubled == pytest.approx(clean)
+
+
 def test_word_gain_lowers_the_loss_by_its_weight():
     scores = FoldScores(coherence=0.1, diversity=0.5, balance=0.5, outliers=0.0, word_gain=2.0)
     off = LossWeights(word_gain=0.0)

@@ -274,16 +274,21 @@ def word_gain(
     test_tokens: Sequence[Sequence[str]],
     n_levels: int,
 ) -> float:
-    """What a held-out record's topic says about its words: mean over levels of
-    ``log p(w | topic) - log p(w)`` per held-out token (nats), where ``p(w | topic)`` is
-    the topic's word frequency among the training records, Dirichlet-smoothed towards
-    the corpus's ``p(w)``.
+    """What a held-out record's topic says about its words: mean over levels, and over
+    held-out records, of the record's mean ``log p(w | topic) - log p(w)`` over its
+    distinct words (nats), where ``p(w | topic)`` is the topic's word distribution over
+    its training records with each word counted once per record, Dirichlet-smoothed
+    towards the corpus's ``p(w)`` (counted the same way).
 
     A held-out likelihood: a split that separates records with different words raises
     it; a split of a homogeneous topic lowers it (each half estimates the same
-    frequencies from fewer tokens). Outlier records, and words no training record has,
-    are left out. Written here because the held-out likelihood of a hard clustering's
-    word distributions is not in scikit-learn or gensim.
+    frequencies from fewer records). Every record counts once, on both sides, however
+    long it is: counted by tokens, the 1% longest posts of 20 Newsgroups hold 31% of its
+    tokens, and the term then followed where a few posts fell (its ranking of the same
+    40 configurations on two samples agreed at Spearman -0.08; bench/README). Outlier
+    records, and words no training record has, are left out. Written here because the
+    held-out likelihood of a hard clustering's word distributions is not in
+    scikit-learn or gensim.
     """
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
@@ -293,11 +298,12 @@ def word_gain(
     keep = np.array([not is_outlier_path(p) for p in test_paths], dtype=bool)
     if not keep.any() or not any(len(t) for t in train_tokens):
         return 0.0
-    vectorizer = CountVectorizer(analyzer=lambda tokens: tokens)
+    vectorizer = CountVectorizer(analyzer=lambda tokens: tokens, binary=True)
     train = vectorizer.fit_transform(train_tokens).tocsr()
     test = vectorizer.transform([test_tokens[int(i)] for i in np.flatnonzero(keep)]).tocoo()
     if test.nnz == 0:
         return 0.0
+    n_test = test.shape[0]
     counts = np.asarray(train.sum(axis=0)).ravel()
     background = (counts + 1.0) / (counts.sum() + len(counts))
     gains = []
@@ -316,11 +322,14 @@ def word_gain(
         known = rows >= 0
         if not known.any():
             continue
-        r, w, c = rows[known], test.col[known], test.data[known]
+        r, w = rows[known], test.col[known]
         in_topic = np.asarray(topic_words[r, w]).ravel()
         p_topic = (in_topic + WORD_GAIN_PRIOR * background[w]) / (sizes[r] + WORD_GAIN_PRIOR)
         gain = np.log(p_topic) - np.log(background[w])
-        gains.append(float((c * gain).sum() / c.sum()))
+        record = test.row[known]
+        words = np.bincount(record, minlength=n_test)
+        per_record = np.bincount(record, weights=gain, minlength=n_test)[words > 0]
+        gains.append(float((per_record / words[words > 0]).mean()))
     return float(np.mean(gains)) if gains else 0.0
 
 
