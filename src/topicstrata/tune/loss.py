@@ -19,8 +19,9 @@ and over the ``K`` folds::
 - ``L_f`` harmonic mean over the given label columns of the NMI of column i with
   the tree cut at depth i (the weakest level dominates, so no level is traded for
   another); absent when no labels are given.
-- ``W_f`` word gain: nats per held-out token that a record's topic tells about its
-  words beyond the corpus's word frequencies (:func:`word_gain`), mean over levels.
+- ``W_f`` word gain: nats per word that a held-out record's topic tells about its
+  words beyond the corpus's word frequencies, each record counted once
+  (:func:`word_gain`), mean over levels.
   The only term that does not fall as topics multiply; without it the loss ranked
   configurations against the truth (``bench/loss_truth.py``).
 - ``O_f`` share of held-out records routed to an outlier path.
@@ -85,10 +86,12 @@ class LossWeights(BaseModel):
     balance: float = Field(0.5, ge=0)
     outliers: float = Field(1.0, ge=0)
     labels: float = Field(1.0, ge=0)
-    #: 4: chosen on 40 random configurations per corpus (bench/loss_truth.py, seed 0) and
-    #: checked on 40 others (seed 1): Spearman with held-out NMI -0.81 / +0.41 / +0.47
-    #: (Amazon / 20NG / synthetic) without it, +0.29 / +0.49 / +0.53 with it.
-    word_gain: float = Field(4.0, ge=0)
+    #: 8, with word gain counted per record: Spearman of the loss with held-out NMI over
+    #: the 40 random configurations of bench/loss_truth.py's two studies, +0.56 / +0.28
+    #: on Amazon, +0.48 / +0.65 on 20NG, +0.42 on synthetic data (weight 4 per token:
+    #: +0.59 / +0.29, +0.12 / +0.49, +0.42; no word gain: -0.73 / -0.81, +0.32 / +0.41,
+    #: +0.21). Chosen among 4..16 on those same studies (docs/tuning.md).
+    word_gain: float = Field(8.0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -261,9 +264,10 @@ def fold_loss(scores: FoldScores, weights: LossWeights) -> float:
     return -good + weights.outliers * scores.outliers
 
 
-#: Dirichlet prior of :func:`word_gain` (in tokens): a topic's word frequencies are
-#: pulled towards the corpus's as if it held this many more tokens of it (Zhai and
-#: Lafferty's smoothing; 1,000-2,000 is their usual range).
+#: Dirichlet prior of :func:`word_gain` (in word occurrences, each word counted once per
+#: record): a topic's word frequencies are pulled towards the corpus's as if it held this
+#: many more occurrences of it (Zhai and Lafferty's smoothing; 1,000-2,000 is their usual
+#: range).
 WORD_GAIN_PRIOR = 1000.0
 
 
