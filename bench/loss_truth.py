@@ -115,7 +115,10 @@ def study_rows(name: str, args) -> list[dict]:
     if args.replay is not None:
         # The same configurations on other records (``--rows-seed``): enqueue every trial
         # of the earlier run, so how well the truth itself repeats can be measured.
-        earlier = json.loads(args.replay.read_text())[name]["trials"]
+        runs = json.loads(args.replay.read_text())
+        if name not in runs:
+            raise SystemExit(f"--replay {args.replay}: no {name} run in it (has {sorted(runs)})")
+        earlier = runs[name]["trials"]
         study = open_study(settings, settings.study_name)
         for trial in earlier:
             study.enqueue_trial(trial["params"], user_attrs={"replay_of": trial["trial"]})
