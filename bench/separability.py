@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---|---|---:|---:|---:|---:|---:|")
     results: dict[str, dict[str, dict[str, float | int]]] = {}
+    first_level: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}  # for --components
     for name in [d for d in args.datasets.split(",") if d]:
         try:
             corpus = load_corpus(name, args.cache_dir)
@@ -131,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         X, rows = _sampled(corpus.embeddings, args.max_rows)
         results[name] = {}
+        column, labels = next(iter(corpus.levels.items()))
+        first_level[name] = (column, X[rows], np.asarray(labels)[rows])
         for column, labels in corpus.levels.items():
             started = time.perf_counter()
             scores = level_scores(X[rows], np.asarray(labels)[rows])
@@ -150,13 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             + " |"
         )
         print("|---|---|" + "---:|" * (2 * len(ds)))
-    for name in list(results) if ds else []:
-        corpus = load_corpus(name, args.cache_dir)
-        X, rows = _sampled(corpus.embeddings, args.max_rows)
-        column, labels = next(iter(corpus.levels.items()))
-        scores = component_scores(X[rows], np.asarray(labels)[rows], ds)
+    for name, (column, vectors, labels) in first_level.items() if ds else []:
+        scores = component_scores(vectors, labels, ds)
         results[name][column]["components"] = scores  # type: ignore[assignment]
-        classes = len(set(labels))
+        classes = len(np.unique(labels))
         print(
             f"| {name} | {column} ({classes}) | "
             + " | ".join(f"{scores[f'top {d}']:.3f} | {scores[f'without top {d}']:.3f}" for d in ds)
