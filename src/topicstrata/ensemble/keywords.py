@@ -78,6 +78,8 @@ def distinct_across_level(
                 mine[word] = score
     for node in in_order:  # then fills what is still short
         mine = listed[node.path]
+        if len(mine) >= min_keywords:
+            continue
         scored = list(zip(node.keywords, node.keyword_scores, strict=False))
         lost = [w for w, s in scored if s > 0 and w not in mine]
         free = [w for w in [*(w for w, s in scored if s <= 0), *node.vocabulary] if not owners[w]]
